@@ -1,0 +1,88 @@
+// The contract between the core and one provider adapter (one configured
+// system). The core owns call state; an adapter only translates between its
+// provider's protocol and ProviderEvents.
+//
+// Every operation is asynchronous: it returns at once and completes by
+// invoking its callback exactly once, on any thread. Callbacks must not be
+// invoked while the adapter holds its own locks.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "voip/v1/call.pb.h"
+
+namespace voipd::adapters {
+
+// What kind of target the core hands to an adapter.
+enum class TargetKind { kE164, kSipUri, kExtension };
+
+struct DialRequest {
+  std::string session_id;   // the core's id; adapters echo it in events
+  TargetKind target_kind = TargetKind::kE164;
+  std::string target;       // E.164 ("+12015550100"), URI, or extension
+  std::string from;         // empty = the system's default caller
+  absl::Duration ring_timeout = absl::ZeroDuration();  // zero = default
+  voip::v1::ContactPhoneNumber contact;  // full context from the client
+  std::map<std::string, std::string> labels;
+};
+
+struct DialResult {
+  std::string provider_call_id;
+  std::string from;  // the caller actually used (after defaults)
+};
+
+// Identifies an existing call to the adapter.
+struct CallRef {
+  std::string session_id;
+  std::string provider_call_id;
+};
+
+struct Capabilities {
+  bool can_end = true;
+  bool can_hold = false;
+  bool can_mute = false;
+  bool accepts_sip_uri = false;
+  bool accepts_extension = false;
+};
+
+struct Health {
+  enum class State { kHealthy, kDegraded, kUnhealthy };
+  State state = State::kHealthy;
+  std::string message;
+};
+
+using DialCallback = absl::AnyInvocable<void(absl::StatusOr<DialResult>) &&>;
+using DoneCallback = absl::AnyInvocable<void(absl::Status) &&>;
+
+class Adapter {
+ public:
+  virtual ~Adapter() = default;
+
+  virtual Capabilities capabilities() const = 0;
+  virtual Health health() const = 0;
+
+  // Places the call. OK means the provider accepted it (the call now exists
+  // there); progress then arrives as ProviderEvents. An error means no call
+  // exists at the provider and no event for it will follow.
+  virtual void StartCall(const DialRequest& request, DialCallback done) = 0;
+  // Cancels or hangs up. The terminal event still comes as a ProviderEvent.
+  virtual void EndCall(const CallRef& call, DoneCallback done) = 0;
+  // OK only once the provider confirmed the change; the adapter reports the
+  // confirmation as kHeld/kResumed (kMuted/kUnmuted) before calling done.
+  virtual void Hold(const CallRef& call, bool hold, DoneCallback done) = 0;
+  virtual void Mute(const CallRef& call, bool mute, DoneCallback done) = 0;
+
+  // Stops timers and connections; called once before destruction, when no
+  // new operation will be started. Pending callbacks must still be invoked.
+  virtual void Shutdown() {}
+};
+
+using AdapterPtr = std::shared_ptr<Adapter>;
+
+}  // namespace voipd::adapters

@@ -1,0 +1,50 @@
+// Creates adapters of one type from their typed config (Envoy's
+// TypedFactory). The core parses a system's YAML into the empty message the
+// factory provides, without knowing its type.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "adapters/api/adapter.h"
+#include "adapters/api/adapter_context.h"
+#include "google/protobuf/message.h"
+
+namespace voipd::adapters {
+
+class AdapterFactory {
+ public:
+  virtual ~AdapterFactory() = default;
+  // The `type:` value in config, e.g. "sandbox".
+  virtual std::string name() const = 0;
+  virtual std::unique_ptr<google::protobuf::Message> CreateEmptyConfig() const = 0;
+  // Fills defaults and checks the config. Errors are InvalidArgument with a
+  // message that starts with the offending field name.
+  virtual absl::Status Validate(google::protobuf::Message& config) const = 0;
+  virtual absl::StatusOr<AdapterPtr> Create(const google::protobuf::Message& config,
+                                            const AdapterContext& context) const = 0;
+};
+
+// Does the downcast once so that each adapter only writes typed hooks.
+template <typename ConfigT>
+class TypedAdapterFactory : public AdapterFactory {
+ public:
+  std::unique_ptr<google::protobuf::Message> CreateEmptyConfig() const final {
+    return std::make_unique<ConfigT>();
+  }
+  absl::Status Validate(google::protobuf::Message& config) const final {
+    return ValidateTyped(static_cast<ConfigT&>(config));
+  }
+  absl::StatusOr<AdapterPtr> Create(const google::protobuf::Message& config,
+                                    const AdapterContext& context) const final {
+    return CreateTyped(static_cast<const ConfigT&>(config), context);
+  }
+
+ protected:
+  virtual absl::Status ValidateTyped(ConfigT& config) const = 0;
+  virtual absl::StatusOr<AdapterPtr> CreateTyped(const ConfigT& config,
+                                                 const AdapterContext& context) const = 0;
+};
+
+}  // namespace voipd::adapters

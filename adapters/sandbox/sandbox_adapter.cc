@@ -1,0 +1,287 @@
+#include "adapters/sandbox/sandbox_adapter.h"
+
+#include <utility>  // before asio: GCC 12 + Boost 1.74 (toolchain notes)
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "adapters/api/voip_error.h"
+
+namespace voipd::adapters::sandbox {
+namespace {
+
+// Realistic timings of the far end before time_scale divides them.
+constexpr absl::Duration kTimeToRing = absl::Milliseconds(300);
+constexpr absl::Duration kRingToAnswer = absl::Seconds(1);
+constexpr absl::Duration kRingToBusy = absl::Milliseconds(700);
+constexpr absl::Duration kTimeToFailure = absl::Milliseconds(500);
+constexpr absl::Duration kAnswerToRemoteHangup = absl::Seconds(3);
+constexpr absl::Duration kHoldRoundTrip = absl::Milliseconds(80);
+constexpr absl::Duration kDefaultRingTimeout = absl::Seconds(30);
+
+voip::v1::ProviderCause Cause(int sip_code, std::string reason, int q850, std::string status) {
+  voip::v1::ProviderCause cause;
+  cause.set_sip_code(sip_code);
+  cause.set_sip_reason(std::move(reason));
+  cause.set_q850_cause(q850);
+  cause.set_provider_status(std::move(status));
+  return cause;
+}
+
+}  // namespace
+
+Script ScriptForTarget(const std::string& target) {
+  if (target == "+12015550101") return Script::kBusy;
+  if (target == "+12015550102") return Script::kNoAnswer;
+  if (target == "+12015550103") return Script::kProviderFailure;
+  if (target == "+12015550104") return Script::kRemoteHangup;
+  if (target == "+12015550105") return Script::kNetworkError;
+  return Script::kAnswer;
+}
+
+struct SandboxAdapter::SimCall {
+  std::vector<std::shared_ptr<boost::asio::steady_timer>> timers;
+  bool answered = false;
+};
+
+SandboxAdapter::SandboxAdapter(const voip::config::v1::SandboxAdapterConfig& config,
+                               const AdapterContext& context)
+    : config_(config), context_(context) {}
+
+SandboxAdapter::~SandboxAdapter() = default;
+
+Capabilities SandboxAdapter::capabilities() const {
+  Capabilities caps;
+  caps.can_end = caps.can_hold = caps.can_mute = true;
+  caps.accepts_sip_uri = config_.accept_sip_uri();
+  caps.accepts_extension = config_.accept_extension();
+  return caps;
+}
+
+Health SandboxAdapter::health() const {
+  Health health;
+  if (config_.simulate_unhealthy()) {
+    health.state = Health::State::kUnhealthy;
+    health.message = "simulate_unhealthy is set";
+  }
+  return health;
+}
+
+absl::Duration SandboxAdapter::Scaled(absl::Duration d) const {
+  return d / config_.time_scale();
+}
+
+void SandboxAdapter::Emit(ProviderEvent event) {
+  context_.events->OnProviderEvent(std::move(event));
+}
+
+void SandboxAdapter::After(const std::string& session_id, absl::Duration delay,
+                           absl::AnyInvocable<void() &&> fn) {
+  auto timer = std::make_shared<boost::asio::steady_timer>(*context_.io);
+  timer->expires_after(absl::ToChronoNanoseconds(delay));
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = calls_.find(session_id);
+    if (it == calls_.end()) return;
+    it->second->timers.push_back(timer);
+  }
+  std::weak_ptr<SandboxAdapter> weak = weak_from_this();
+  timer->async_wait([weak, session_id, fn = std::move(fn)](boost::system::error_code ec) mutable {
+    auto self = weak.lock();
+    if (ec || !self) return;  // cancelled: the call ended or the adapter stopped
+    {
+      absl::MutexLock lock(&self->mu_);
+      if (self->calls_.count(session_id) == 0) return;
+    }
+    std::move(fn)();
+  });
+}
+
+void SandboxAdapter::EndSimulated(const std::string& session_id, EndOutcome outcome,
+                                  voip::v1::HangupSource source, voip::v1::ErrorCode code,
+                                  voip::v1::ProviderCause cause, std::string message) {
+  std::shared_ptr<SimCall> call;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = calls_.find(session_id);
+    if (it == calls_.end()) return;  // already ended: exactly one kEnded per call
+    call = std::move(it->second);
+    calls_.erase(it);
+  }
+  for (auto& timer : call->timers) timer->cancel();
+  ProviderEvent event;
+  event.session_id = session_id;
+  event.kind = ProviderEventKind::kEnded;
+  event.outcome = outcome;
+  event.source = source;
+  event.error_code = code;
+  event.cause = std::move(cause);
+  event.message = std::move(message);
+  Emit(std::move(event));
+}
+
+void SandboxAdapter::StartCall(const DialRequest& request, DialCallback done) {
+  const Script script =
+      request.target_kind == TargetKind::kE164 ? ScriptForTarget(request.target) : Script::kAnswer;
+  if (script == Script::kNetworkError) {
+    std::move(done)(NetworkError(context_.system_name,
+                                 "sandbox: simulated network failure reaching the provider"));
+    return;
+  }
+  DialResult result;
+  result.from = request.from.empty()
+                    ? (config_.default_from().empty() ? "+12015550199" : config_.default_from())
+                    : request.from;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) {
+      lock.Release();
+      std::move(done)(NetworkError(context_.system_name, "sandbox: adapter is shutting down"));
+      return;
+    }
+    result.provider_call_id = absl::StrCat("sbx-", next_call_id_++);
+    calls_.emplace(request.session_id, std::make_shared<SimCall>());
+  }
+  const std::string id = request.session_id;
+  const absl::Duration ring_timeout =
+      request.ring_timeout > absl::ZeroDuration()
+          ? request.ring_timeout
+          : (config_.default_ring_timeout_seconds() > 0
+                 ? absl::Seconds(config_.default_ring_timeout_seconds())
+                 : kDefaultRingTimeout);
+
+  auto ring = [this, id] {
+    ProviderEvent event;
+    event.session_id = id;
+    event.kind = ProviderEventKind::kRinging;
+    Emit(std::move(event));
+  };
+  auto answer = [this, id] {
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = calls_.find(id);
+      if (it == calls_.end()) return;
+      it->second->answered = true;
+    }
+    ProviderEvent event;
+    event.session_id = id;
+    event.kind = ProviderEventKind::kAnswered;
+    Emit(std::move(event));
+  };
+
+  switch (script) {
+    case Script::kAnswer:
+    case Script::kRemoteHangup:
+      After(id, Scaled(kTimeToRing), ring);
+      After(id, Scaled(kTimeToRing + kRingToAnswer), answer);
+      if (script == Script::kRemoteHangup) {
+        After(id, Scaled(kTimeToRing + kRingToAnswer + kAnswerToRemoteHangup), [this, id] {
+          EndSimulated(id, EndOutcome::kDisconnected, voip::v1::HANGUP_SOURCE_REMOTE,
+                       voip::v1::ERROR_CODE_UNSPECIFIED, Cause(0, "", 16, "completed"),
+                       "the far end hung up");
+        });
+      }
+      break;
+    case Script::kBusy:
+      After(id, Scaled(kTimeToRing), ring);
+      After(id, Scaled(kTimeToRing + kRingToBusy), [this, id] {
+        EndSimulated(id, EndOutcome::kBusy, voip::v1::HANGUP_SOURCE_REMOTE,
+                     voip::v1::ERROR_CODE_UNSPECIFIED, Cause(486, "Busy Here", 17, "busy"),
+                     "the far end is busy");
+      });
+      break;
+    case Script::kNoAnswer:
+      After(id, Scaled(kTimeToRing), ring);
+      break;
+    case Script::kProviderFailure:
+      After(id, Scaled(kTimeToFailure), [this, id] {
+        EndSimulated(id, EndOutcome::kFailed, voip::v1::HANGUP_SOURCE_SYSTEM,
+                     voip::v1::PROVIDER_ERROR,
+                     Cause(503, "Service Unavailable", 41, "failed"),
+                     "sandbox: simulated provider failure");
+      });
+      break;
+    case Script::kNetworkError:
+      break;  // handled above
+  }
+  // The ring timeout is voipd's policy, not the far end's: never scaled.
+  After(id, ring_timeout, [this, id] {
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = calls_.find(id);
+      if (it == calls_.end() || it->second->answered) return;
+    }
+    EndSimulated(id, EndOutcome::kUnavailable, voip::v1::HANGUP_SOURCE_SYSTEM,
+                 voip::v1::ERROR_CODE_UNSPECIFIED, Cause(480, "Temporarily Unavailable", 19,
+                                                         "no-answer"),
+                 "no answer before the ring timeout");
+  });
+  std::move(done)(std::move(result));
+}
+
+void SandboxAdapter::EndCall(const CallRef& call, DoneCallback done) {
+  EndSimulated(call.session_id, EndOutcome::kDisconnected, voip::v1::HANGUP_SOURCE_LOCAL,
+               voip::v1::ERROR_CODE_UNSPECIFIED, Cause(0, "", 16, "completed"),
+               "ended by request");
+  std::move(done)(absl::OkStatus());
+}
+
+void SandboxAdapter::Hold(const CallRef& call, bool hold, DoneCallback done) {
+  // Simulates the re-INVITE round trip: the confirmation comes later, and
+  // only then does the call change state.
+  auto timer = std::make_shared<boost::asio::steady_timer>(*context_.io);
+  timer->expires_after(absl::ToChronoNanoseconds(Scaled(kHoldRoundTrip)));
+  std::weak_ptr<SandboxAdapter> weak = weak_from_this();
+  timer->async_wait([weak, timer, call, hold, done = std::move(done)](
+                        boost::system::error_code) mutable {
+    auto self = weak.lock();
+    bool alive = false;
+    if (self) {
+      absl::MutexLock lock(&self->mu_);
+      alive = self->calls_.count(call.session_id) != 0;
+    }
+    if (!alive) {
+      std::move(done)(InvalidStateError(call.session_id, "session_id: the call ended"));
+      return;
+    }
+    ProviderEvent event;
+    event.session_id = call.session_id;
+    event.kind = hold ? ProviderEventKind::kHeld : ProviderEventKind::kResumed;
+    self->Emit(std::move(event));
+    std::move(done)(absl::OkStatus());
+  });
+}
+
+void SandboxAdapter::Mute(const CallRef& call, bool mute, DoneCallback done) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (calls_.count(call.session_id) == 0) {
+      lock.Release();
+      std::move(done)(InvalidStateError(call.session_id, "session_id: the call ended"));
+      return;
+    }
+  }
+  ProviderEvent event;
+  event.session_id = call.session_id;
+  event.kind = mute ? ProviderEventKind::kMuted : ProviderEventKind::kUnmuted;
+  Emit(std::move(event));
+  std::move(done)(absl::OkStatus());
+}
+
+void SandboxAdapter::Shutdown() {
+  std::map<std::string, std::shared_ptr<SimCall>> calls;
+  {
+    absl::MutexLock lock(&mu_);
+    shut_down_ = true;
+    calls.swap(calls_);
+  }
+  for (auto& [id, call] : calls) {
+    for (auto& timer : call->timers) timer->cancel();
+  }
+}
+
+}  // namespace voipd::adapters::sandbox
