@@ -136,15 +136,18 @@ void SandboxAdapter::StartCall(const DialRequest& request, DialCallback done) {
   result.from = request.from.empty()
                     ? (config_.default_from().empty() ? "+12015550199" : config_.default_from())
                     : request.from;
+  bool shut_down;
   {
     absl::MutexLock lock(&mu_);
-    if (shut_down_) {
-      lock.Release();
-      std::move(done)(NetworkError(context_.system_name, "sandbox: adapter is shutting down"));
-      return;
+    shut_down = shut_down_;
+    if (!shut_down) {
+      result.provider_call_id = absl::StrCat("sbx-", next_call_id_++);
+      calls_.emplace(request.session_id, std::make_shared<SimCall>());
     }
-    result.provider_call_id = absl::StrCat("sbx-", next_call_id_++);
-    calls_.emplace(request.session_id, std::make_shared<SimCall>());
+  }
+  if (shut_down) {
+    std::move(done)(NetworkError(context_.system_name, "sandbox: adapter is shutting down"));
+    return;
   }
   const std::string id = request.session_id;
   const absl::Duration ring_timeout =
@@ -257,13 +260,14 @@ void SandboxAdapter::Hold(const CallRef& call, bool hold, DoneCallback done) {
 }
 
 void SandboxAdapter::Mute(const CallRef& call, bool mute, DoneCallback done) {
+  bool alive;
   {
     absl::MutexLock lock(&mu_);
-    if (calls_.count(call.session_id) == 0) {
-      lock.Release();
-      std::move(done)(InvalidStateError(call.session_id, "session_id: the call ended"));
-      return;
-    }
+    alive = calls_.count(call.session_id) != 0;
+  }
+  if (!alive) {
+    std::move(done)(InvalidStateError(call.session_id, "session_id: the call ended"));
+    return;
   }
   ProviderEvent event;
   event.session_id = call.session_id;
