@@ -27,7 +27,12 @@ absl::StatusCode CanonicalCodeFor(ErrorCode code) {
 }
 
 absl::Status MakeVoipError(voip::v1::VoipError error) {
-  absl::Status status(CanonicalCodeFor(error.error_code()), error.message());
+  const absl::StatusCode code = CanonicalCodeFor(error.error_code());
+  return MakeVoipError(std::move(error), code);
+}
+
+absl::Status MakeVoipError(voip::v1::VoipError error, absl::StatusCode code) {
+  absl::Status status(code, error.message());
   status.SetPayload(kVoipErrorTypeUrl, absl::Cord(error.SerializeAsString()));
   return status;
 }

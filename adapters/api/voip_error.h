@@ -22,6 +22,8 @@ absl::StatusCode CanonicalCodeFor(voip::v1::ErrorCode code);
 
 // The general constructor; the named ones below fill it in.
 absl::Status MakeVoipError(voip::v1::VoipError error);
+// With a canonical code other than the default for error.error_code().
+absl::Status MakeVoipError(voip::v1::VoipError error, absl::StatusCode code);
 absl::Status MakeVoipError(voip::v1::ErrorCode code, std::string message,
                            std::string field = "");
 

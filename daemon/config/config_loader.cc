@@ -1,0 +1,241 @@
+#include "daemon/config/config_loader.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "adapters/api/registry.h"
+#include "daemon/config/yaml_to_proto.h"
+#include "daemon/core/number_normalizer.h"
+#include "daemon/logging.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace voipd {
+namespace {
+
+constexpr size_t kMaxEventWindow = 1000000;
+
+absl::Status Invalid(const std::string& source, const std::string& message) {
+  return absl::InvalidArgumentError(absl::StrCat(source, ": ", message));
+}
+
+// Parses "5s", "1h", "24h" (absl::ParseDuration); empty keeps `fallback`.
+absl::Status ParseDurationField(const std::string& text, const std::string& source,
+                                const std::string& field, absl::Duration* out) {
+  if (text.empty()) return absl::OkStatus();
+  absl::Duration d;
+  if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
+    return Invalid(source, absl::StrCat(field, ": '", text,
+                                        "' is not a positive duration such as 5s, 10m, 24h"));
+  }
+  *out = d;
+  return absl::OkStatus();
+}
+
+std::string Fingerprint(const std::string& type, const google::protobuf::Message& config) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.SetSerializationDeterministic(true);
+    config.SerializeToCodedStream(&out);
+  }
+  return absl::StrCat(type, "\n", bytes);
+}
+
+absl::StatusOr<SystemConfig> LoadSystem(const std::string& name, const YAML::Node& node,
+                                        const std::string& source) {
+  const std::string path = absl::StrCat("systems.", name);
+  if (!node.IsMap()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(source, node), path, ": expected a mapping with a `type`"));
+  }
+  const YAML::Node type_node = node["type"];
+  if (!type_node || !type_node.IsScalar() || type_node.Scalar().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Where(source, node), path, ".type: is required (one of: ",
+        absl::StrJoin(adapters::AdapterRegistry::Names(), ", "), ")"));
+  }
+  SystemConfig system;
+  system.name = name;
+  system.type = type_node.Scalar();
+  system.factory = adapters::AdapterRegistry::Find(system.type);
+  if (system.factory == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Where(source, type_node), path, ".type: unknown adapter type '", system.type,
+        "' (compiled in: ", absl::StrJoin(adapters::AdapterRegistry::Names(), ", "), ")"));
+  }
+  std::unique_ptr<google::protobuf::Message> config = system.factory->CreateEmptyConfig();
+  if (absl::Status s = YamlToProto(node, {source, path}, config.get(), {"type"}); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = system.factory->Validate(*config); !s.ok()) {
+    // Factories name the field relative to their config; anchor it here.
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(source, node), path, ".", s.message()));
+  }
+  system.fingerprint = Fingerprint(system.type, *config);
+  system.config = std::move(config);
+  return system;
+}
+
+}  // namespace
+
+absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std::string& source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ":", e.mark.line + 1, ": not valid YAML: ", e.msg));
+  }
+  if (!root.IsMap()) {
+    return Invalid(source, "expected a YAML mapping of settings (see config/voipd.example.yaml)");
+  }
+
+  voip::config::v1::DaemonConfig proto;
+  if (absl::Status s = YamlToProto(root, {source, ""}, &proto, {"systems"}); !s.ok()) return s;
+
+  DaemonSettings settings;
+  settings.source = source;
+
+  const YAML::Node systems = root["systems"];
+  if (!systems || systems.IsNull()) {
+    return Invalid(source, "systems: at least one system is required, e.g. "
+                           "`systems: { sandbox: { type: sandbox } }`");
+  }
+  if (!systems.IsMap()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(source, systems), "systems: expected a mapping of name to settings"));
+  }
+  for (const auto& kv : systems) {
+    const std::string name = kv.first.Scalar();
+    if (name.empty() || name.size() > 64 ||
+        !std::all_of(name.begin(), name.end(), [](char c) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+        })) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          Where(source, kv.first), "systems.", name,
+          ": a system name is 1-64 letters, digits, '-' or '_'"));
+    }
+    absl::StatusOr<SystemConfig> system = LoadSystem(name, kv.second, source);
+    if (!system.ok()) return system.status();
+    settings.systems.push_back(std::move(*system));
+  }
+  auto configured = [&](const std::string& name) {
+    for (const auto& s : settings.systems) {
+      if (s.name == name) return true;
+    }
+    return false;
+  };
+
+  settings.listen.assign(proto.listen().begin(), proto.listen().end());
+  if (settings.listen.empty()) settings.listen.push_back("127.0.0.1:50051");
+  for (size_t i = 0; i < settings.listen.size(); ++i) {
+    if (settings.listen[i].empty()) return Invalid(source, absl::StrCat("listen[", i, "]: is empty"));
+  }
+
+  settings.default_region = proto.default_region().empty() ? "US" : proto.default_region();
+  if (!IsKnownRegion(settings.default_region)) {
+    return Invalid(source, absl::StrCat("default_region: '", settings.default_region,
+                                        "' is not an ISO 3166 region such as US or GB"));
+  }
+
+  settings.default_system = proto.default_system();
+  if (settings.default_system.empty() && settings.systems.size() == 1) {
+    settings.default_system = settings.systems.front().name;
+  }
+  if (!settings.default_system.empty() && !configured(settings.default_system)) {
+    return Invalid(source, absl::StrCat("default_system: '", settings.default_system,
+                                        "' is not one of the configured systems"));
+  }
+
+  for (int i = 0; i < proto.routes_size(); ++i) {
+    const auto& r = proto.routes(i);
+    const std::string field = absl::StrCat("routes[", i, "]");
+    if (r.prefix().empty() == r.country().empty()) {
+      return Invalid(source, absl::StrCat(field, ": give exactly one of `prefix` or `country`"));
+    }
+    if (!r.prefix().empty() &&
+        (r.prefix()[0] != '+' || r.prefix().size() < 2 ||
+         !std::all_of(r.prefix().begin() + 1, r.prefix().end(),
+                      [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); }))) {
+      return Invalid(source, absl::StrCat(field, ".prefix: '", r.prefix(),
+                                          "' must be '+' and digits, e.g. +44"));
+    }
+    if (!r.country().empty() && !IsKnownRegion(r.country())) {
+      return Invalid(source, absl::StrCat(field, ".country: '", r.country(),
+                                          "' is not an ISO 3166 region such as GB"));
+    }
+    if (!configured(r.system())) {
+      return Invalid(source, absl::StrCat(field, ".system: '", r.system(),
+                                          "' is not one of the configured systems"));
+    }
+    settings.routes.push_back(RouteRule{r.prefix(), r.country(), r.system()});
+  }
+
+  if (proto.events().window() > 0) settings.event_window = proto.events().window();
+  if (settings.event_window > kMaxEventWindow) {
+    return Invalid(source, absl::StrCat("events.window: at most ", kMaxEventWindow));
+  }
+  settings.subscriber_max_lag = proto.events().subscriber_max_lag() > 0
+                                    ? proto.events().subscriber_max_lag()
+                                    : std::min<uint64_t>(4096, settings.event_window);
+  if (settings.subscriber_max_lag > settings.event_window) {
+    return Invalid(source, "events.subscriber_max_lag: must not exceed events.window");
+  }
+
+  const auto& calls = proto.calls();
+  if (absl::Status s = ParseDurationField(calls.ended_retention(), source, "calls.ended_retention",
+                                          &settings.ended_retention);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ParseDurationField(calls.idempotency_ttl(), source, "calls.idempotency_ttl",
+                                          &settings.idempotency_ttl);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ParseDurationField(calls.end_call_timeout(), source,
+                                          "calls.end_call_timeout", &settings.end_call_timeout);
+      !s.ok()) {
+    return s;
+  }
+  if (calls.max_ended_calls() > 0) settings.max_ended_calls = calls.max_ended_calls();
+  if (calls.idempotency_max_keys() > 0) settings.idempotency_max_keys = calls.idempotency_max_keys();
+
+  if (proto.shutdown().has_end_active_calls()) {
+    settings.shutdown_end_active_calls = proto.shutdown().end_active_calls();
+  }
+  if (absl::Status s = ParseDurationField(proto.shutdown().grace(), source, "shutdown.grace",
+                                          &settings.shutdown_grace);
+      !s.ok()) {
+    return s;
+  }
+
+  if (!proto.log_level().empty()) {
+    LogLevel level;
+    if (!ParseLogLevel(proto.log_level(), &level)) {
+      return Invalid(source, absl::StrCat("log_level: '", proto.log_level(),
+                                          "' is not one of error, warn, info, debug"));
+    }
+    settings.log_level = proto.log_level();
+  }
+  return settings;
+}
+
+absl::StatusOr<DaemonSettings> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot open config file: ",
+                                            std::strerror(errno)));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return LoadConfigText(text.str(), path);
+}
+
+}  // namespace voipd

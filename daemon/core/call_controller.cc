@@ -1,0 +1,422 @@
+#include "daemon/core/call_controller.h"
+
+#include <utility>  // before asio (toolchain notes)
+#include <atomic>
+#include <functional>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "adapters/api/voip_error.h"
+#include "daemon/core/call_state_machine.h"
+#include "daemon/core/number_normalizer.h"
+#include "daemon/core/request_validation.h"
+#include "daemon/logging.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace voipd {
+namespace {
+
+using voip::v1::CallSession;
+
+// Random v4 UUID: session ids are handed to browsers and CRMs, so they must
+// not be guessable or sequential.
+std::string NewSessionId() {
+  static absl::Mutex mu(absl::kConstInit);
+  static absl::BitGen* gen = new absl::BitGen();
+  uint64_t hi, lo;
+  {
+    absl::MutexLock lock(&mu);
+    hi = absl::Uniform<uint64_t>(*gen);
+    lo = absl::Uniform<uint64_t>(*gen);
+  }
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff,
+                         lo >> 48, lo & 0xffffffffffffULL);
+}
+
+uint64_t Fingerprint(const google::protobuf::Message& request) {
+  std::string bytes;
+  google::protobuf::io::StringOutputStream stream(&bytes);
+  google::protobuf::io::CodedOutputStream out(&stream);
+  out.SetSerializationDeterministic(true);  // map order must not change the key
+  request.SerializeToCodedStream(&out);
+  out.Trim();
+  return std::hash<std::string>{}(bytes);
+}
+
+adapters::CallRef RefOf(const CallSession& session) {
+  return adapters::CallRef{session.session_id(), session.provider_call_id()};
+}
+
+}  // namespace
+
+CallController::CallController(CallRegistry* registry, IdempotencyCache* idempotency,
+                               boost::asio::io_context* io, SystemTablePtr systems,
+                               ControllerLimits limits)
+    : registry_(registry), idempotency_(idempotency), io_(io), systems_(std::move(systems)),
+      limits_(limits) {}
+
+void CallController::SetSystems(SystemTablePtr systems, ControllerLimits limits) {
+  absl::MutexLock lock(&mu_);
+  systems_ = std::move(systems);
+  limits_ = limits;
+}
+
+SystemTablePtr CallController::systems() const {
+  absl::MutexLock lock(&mu_);
+  return systems_;
+}
+
+void CallController::WithIdempotency(const std::string& method, const std::string& request_id,
+                                     const google::protobuf::Message& request,
+                                     SessionCallback done,
+                                     absl::AnyInvocable<void(SessionCallback) &&> work) {
+  if (request_id.empty()) {
+    std::move(work)(std::move(done));
+    return;
+  }
+  if (absl::Status s = ValidateRequestId(request_id); !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  const std::string key = absl::StrCat(method, "/", request_id);
+  // A retry gets the call as it is now, not as it was: that is what a client
+  // retrying after a timeout needs.
+  auto shared_done = std::make_shared<SessionCallback>(std::move(done));
+  auto replay = [this, shared_done](IdempotencyCache::Result result) mutable {
+    if (!result.ok()) {
+      std::move (*shared_done)(result.status());
+      return;
+    }
+    std::move(*shared_done)(registry_->Snapshot(*result));
+  };
+  auto claim = idempotency_->Claim(key, Fingerprint(request), std::move(replay), absl::Now());
+  if (!claim.ok()) {
+    std::move(*shared_done)(claim.status());
+    return;
+  }
+  if (*claim == IdempotencyCache::ClaimOutcome::kReplayed) return;
+  std::move(work)([this, key, shared_done](absl::StatusOr<CallSession> result) mutable {
+    if (result.ok()) {
+      idempotency_->Complete(key, result->session_id());
+    } else {
+      idempotency_->Complete(key, result.status());
+    }
+    std::move(*shared_done)(std::move(result));
+  });
+}
+
+void CallController::StartCall(const voip::v1::StartCallRequest& request, SessionCallback done) {
+  if (shutting_down_.load()) {
+    std::move(done)(absl::UnavailableError("voipd is shutting down; no new calls"));
+    return;
+  }
+  if (absl::Status s = ValidateStartCall(request); !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  voip::v1::StartCallRequest keyed = request;
+  keyed.clear_request_id();
+  WithIdempotency("StartCall", request.request_id(), keyed, std::move(done),
+                  [this, request](SessionCallback done) mutable {
+                    DoStartCall(request, std::move(done));
+                  });
+}
+
+void CallController::DoStartCall(const voip::v1::StartCallRequest& request,
+                                 SessionCallback done) {
+  SystemTablePtr systems = this->systems();
+  absl::StatusOr<NormalizedTarget> target =
+      NormalizeNumber(request.to().number(), systems->default_region());
+  if (!target.ok()) {
+    std::move(done)(target.status());
+    return;
+  }
+  absl::StatusOr<RouteDecision> route = systems->router().Route(request, *target, *systems);
+  if (!route.ok()) {
+    std::move(done)(route.status());
+    return;
+  }
+  const SystemEntry* system = systems->Find(route->system);
+  if (system == nullptr) {
+    std::move(done)(ConfigurationError(
+        absl::StrCat(route->reason, " names system '", route->system, "', which is not configured")));
+    return;
+  }
+  const adapters::Capabilities caps = system->adapter->capabilities();
+  if ((target->kind == adapters::TargetKind::kSipUri && !caps.accepts_sip_uri) ||
+      (target->kind == adapters::TargetKind::kExtension && !caps.accepts_extension)) {
+    std::move(done)(InvalidNumberError(
+        "to.number", absl::StrCat("to.number: system '", system->name, "' does not accept ",
+                                  target->kind == adapters::TargetKind::kSipUri ? "SIP URIs"
+                                                                                : "extensions",
+                                  "; give an E.164 number")));
+    return;
+  }
+
+  CallSession session;
+  session.set_session_id(NewSessionId());
+  session.set_system_name(system->name);
+  session.set_direction(voip::v1::CALL_DIRECTION_OUTBOUND);
+  session.set_from(request.from());
+  *session.mutable_to() = request.to();
+  session.set_to_normalized(target->value);
+  *session.mutable_created_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  session.mutable_labels()->insert(request.labels().begin(), request.labels().end());
+  const std::string id = session.session_id();
+  registry_->Create(std::move(session), system->adapter);
+  LogInfo("calls", absl::StrCat("session ", id, " to ", target->value, " via ", system->name,
+                                " (", route->reason, ")"));
+
+  adapters::DialRequest dial;
+  dial.session_id = id;
+  dial.target_kind = target->kind;
+  dial.target = target->value;
+  dial.from = request.from();
+  if (request.has_ring_timeout()) {
+    dial.ring_timeout = absl::Seconds(request.ring_timeout().seconds()) +
+                        absl::Nanoseconds(request.ring_timeout().nanos());
+  }
+  dial.contact = request.to();
+  dial.labels.insert(request.labels().begin(), request.labels().end());
+  const std::string system_name = system->name;
+  system->adapter->StartCall(dial, [this, id, system_name, done = std::move(done)](
+                                       absl::StatusOr<adapters::DialResult> result) mutable {
+    if (result.ok()) {
+      registry_->SetProviderCallId(id, result->provider_call_id, result->from);
+      std::move(done)(registry_->Snapshot(id));
+      return;
+    }
+    // No call exists at the provider: the core ends it so that subscribers
+    // still see exactly one terminal event.
+    absl::Status error = WithCallContext(result.status(), id, system_name);
+    adapters::ProviderEvent ended;
+    ended.session_id = id;
+    ended.kind = adapters::ProviderEventKind::kEnded;
+    ended.outcome = adapters::EndOutcome::kFailed;
+    ended.source = voip::v1::HANGUP_SOURCE_SYSTEM;
+    ended.error_code = GetErrorCode(error);
+    ended.message = std::string(error.message());
+    if (auto detail = GetVoipError(error)) ended.cause = detail->provider_cause();
+    registry_->OnProviderEvent(std::move(ended));
+    LogInfo("calls", absl::StrCat("session ", id, " failed to start: ", error.message()));
+    std::move(done)(error);
+  });
+}
+
+void CallController::EndCall(const voip::v1::EndCallRequest& request, SessionCallback done) {
+  if (absl::Status s = ValidateSessionId(request.session_id()); !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  const std::string id = request.session_id();
+  WithIdempotency("EndCall", request.request_id(), request, std::move(done),
+                  [this, id](SessionCallback done) mutable { DoEndCall(id, std::move(done)); });
+}
+
+void CallController::DoEndCall(const std::string& session_id, SessionCallback done) {
+  absl::StatusOr<CallHandle> call = registry_->Get(session_id);
+  if (!call.ok()) {
+    std::move(done)(call.status());
+    return;
+  }
+  if (IsTerminal(call->session.status())) {
+    std::move(done)(call->session);  // ending an ended call changes nothing
+    return;
+  }
+  if (!call->adapter->capabilities().can_end) {
+    std::move(done)(UnsupportedOperationError(call->session.system_name(), "EndCall"));
+    return;
+  }
+  absl::Duration timeout;
+  {
+    absl::MutexLock lock(&mu_);
+    timeout = limits_.end_call_timeout;
+  }
+  const std::string system = call->session.system_name();
+  call->adapter->EndCall(
+      RefOf(call->session),
+      [this, session_id, system, timeout, done = std::move(done)](absl::Status status) mutable {
+        if (!status.ok()) {
+          std::move(done)(WithCallContext(status, session_id, system));
+          return;
+        }
+        AwaitEnd(session_id, timeout,
+                 absl::StrCat("the provider did not confirm the hangup within ",
+                              absl::FormatDuration(timeout), "; ended locally"),
+                 voip::v1::ERROR_CODE_UNSPECIFIED, std::move(done));
+      });
+}
+
+void CallController::AwaitEnd(const std::string& session_id, absl::Duration timeout,
+                              std::string why, voip::v1::ErrorCode code, SessionCallback done) {
+  auto timer = std::make_shared<boost::asio::steady_timer>(*io_);
+  timer->expires_after(absl::ToChronoNanoseconds(timeout));
+  timer->async_wait([this, session_id, why, code](boost::system::error_code ec) {
+    if (ec) return;
+    // Rejected by the state machine if the call ended meanwhile.
+    adapters::ProviderEvent ended;
+    ended.session_id = session_id;
+    ended.kind = adapters::ProviderEventKind::kEnded;
+    ended.outcome = adapters::EndOutcome::kDisconnected;
+    ended.source = voip::v1::HANGUP_SOURCE_LOCAL;
+    ended.error_code = code;
+    ended.message = why;
+    registry_->OnProviderEvent(std::move(ended));
+  });
+  registry_->OnTerminal(session_id, [timer, done = std::move(done)](const CallSession& s) mutable {
+    timer->cancel();
+    std::move(done)(s);
+  });
+}
+
+void CallController::Hold(const voip::v1::HoldRequest& request, SessionCallback done) {
+  if (absl::Status s = ValidateSessionId(request.session_id()); !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  const std::string id = request.session_id();
+  const bool on = request.hold();
+  WithIdempotency("Hold", request.request_id(), request, std::move(done),
+                  [this, id, on](SessionCallback done) mutable {
+                    DoToggle(id, /*hold_not_mute=*/true, on, std::move(done));
+                  });
+}
+
+void CallController::Mute(const voip::v1::MuteRequest& request, SessionCallback done) {
+  if (absl::Status s = ValidateSessionId(request.session_id()); !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  const std::string id = request.session_id();
+  const bool on = request.mute();
+  WithIdempotency("Mute", request.request_id(), request, std::move(done),
+                  [this, id, on](SessionCallback done) mutable {
+                    DoToggle(id, /*hold_not_mute=*/false, on, std::move(done));
+                  });
+}
+
+void CallController::DoToggle(const std::string& session_id, bool hold_not_mute, bool on,
+                              SessionCallback done) {
+  const char* op = hold_not_mute ? "Hold" : "Mute";
+  absl::StatusOr<CallHandle> call = registry_->Get(session_id);
+  if (!call.ok()) {
+    std::move(done)(call.status());
+    return;
+  }
+  const CallSession& session = call->session;
+  if (IsTerminal(session.status())) {
+    std::move(done)(InvalidStateError(
+        session_id, absl::StrCat("session_id: the call has ended (", StatusName(session.status()),
+                                 "); ", op, " needs a connected call")));
+    return;
+  }
+  const adapters::Capabilities caps = call->adapter->capabilities();
+  if (hold_not_mute ? !caps.can_hold : !caps.can_mute) {
+    std::move(done)(UnsupportedOperationError(session.system_name(), op));
+    return;
+  }
+  if (!IsEstablished(session.status())) {
+    std::move(done)(InvalidStateError(
+        session_id, absl::StrCat("session_id: the call is ", StatusName(session.status()), "; ",
+                                 op, " needs a connected call")));
+    return;
+  }
+  const bool current = hold_not_mute ? session.on_hold() : session.muted();
+  if (current == on) {
+    std::move(done)(session);  // already so: idempotent by nature
+    return;
+  }
+  auto finish = [this, session_id, system = session.system_name(),
+                 done = std::move(done)](absl::Status status) mutable {
+    if (!status.ok()) {
+      std::move(done)(WithCallContext(status, session_id, system));
+      return;
+    }
+    std::move(done)(registry_->Snapshot(session_id));
+  };
+  if (hold_not_mute) {
+    call->adapter->Hold(RefOf(session), on, std::move(finish));
+  } else {
+    call->adapter->Mute(RefOf(session), on, std::move(finish));
+  }
+}
+
+absl::StatusOr<CallSession> CallController::GetCallStatus(
+    const voip::v1::GetCallStatusRequest& request) const {
+  if (absl::Status s = ValidateSessionId(request.session_id()); !s.ok()) return s;
+  return registry_->Snapshot(request.session_id());
+}
+
+absl::StatusOr<voip::v1::ListCallsResponse> CallController::ListCalls(
+    const voip::v1::ListCallsRequest& request) const {
+  return registry_->List(request);
+}
+
+voip::v1::GetCapabilitiesResponse CallController::GetCapabilities() const {
+  SystemTablePtr systems = this->systems();
+  const std::map<std::string, int> active = registry_->ActiveCountBySystem();
+  voip::v1::GetCapabilitiesResponse response;
+  response.set_default_system(systems->default_system());
+  for (const auto& [name, entry] : systems->systems()) {
+    const adapters::Capabilities caps = entry.adapter->capabilities();
+    const adapters::Health health = entry.adapter->health();
+    auto* out = response.add_systems();
+    out->set_name(name);
+    out->set_type(entry.type);
+    out->set_is_default(name == systems->default_system());
+    out->set_can_end(caps.can_end);
+    out->set_can_hold(caps.can_hold);
+    out->set_can_mute(caps.can_mute);
+    out->set_accepts_sip_uri(caps.accepts_sip_uri);
+    out->set_accepts_extension(caps.accepts_extension);
+    switch (health.state) {
+      case adapters::Health::State::kHealthy:
+        out->mutable_health()->set_state(voip::v1::HEALTH_STATE_HEALTHY);
+        break;
+      case adapters::Health::State::kDegraded:
+        out->mutable_health()->set_state(voip::v1::HEALTH_STATE_DEGRADED);
+        break;
+      case adapters::Health::State::kUnhealthy:
+        out->mutable_health()->set_state(voip::v1::HEALTH_STATE_UNHEALTHY);
+        break;
+    }
+    out->mutable_health()->set_message(health.message);
+    auto it = active.find(name);
+    out->set_active_calls(it == active.end() ? 0 : it->second);
+  }
+  return response;
+}
+
+void CallController::EndAllCalls(absl::Duration grace, absl::AnyInvocable<void() &&> done) {
+  std::vector<CallHandle> active = registry_->ActiveCalls();
+  if (active.empty()) {
+    std::move(done)();
+    return;
+  }
+  struct Countdown {
+    std::atomic<size_t> left;
+    absl::AnyInvocable<void() &&> done;
+  };
+  auto countdown = std::make_shared<Countdown>();
+  countdown->left = active.size();
+  countdown->done = std::move(done);
+  LogInfo("shutdown", absl::StrCat("ending ", active.size(), " active call(s)"));
+  for (const CallHandle& call : active) {
+    const std::string id = call.session.session_id();
+    // The local end after `grace` carries DAEMON_SHUTDOWN so clients can
+    // tell a daemon stop from a hangup.
+    AwaitEnd(id, grace, "voipd shut down before the provider confirmed the hangup",
+             voip::v1::DAEMON_SHUTDOWN, [countdown](absl::StatusOr<CallSession>) {
+               if (countdown->left.fetch_sub(1) == 1) std::move(countdown->done)();
+             });
+    if (call.adapter) call.adapter->EndCall(RefOf(call.session), [](absl::Status) {});
+  }
+}
+
+}  // namespace voipd

@@ -1,0 +1,199 @@
+#include "daemon/core/call_registry.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "adapters/api/voip_error.h"
+#include "daemon/core/call_state_machine.h"
+#include "daemon/logging.h"
+
+namespace voipd {
+namespace {
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+bool Matches(const voip::v1::ListCallsRequest& request, const voip::v1::CallSession& session) {
+  if (request.active_only() && IsTerminal(session.status())) return false;
+  if (request.status() != voip::v1::CALL_STATUS_UNSPECIFIED && session.status() != request.status()) {
+    return false;
+  }
+  if (!request.system_name().empty() && session.system_name() != request.system_name()) return false;
+  for (const auto& [key, value] : request.labels()) {
+    auto it = session.labels().find(key);
+    if (it == session.labels().end() || it->second != value) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+CallRegistry::CallRegistry(EventBus* bus, RegistryLimits limits) : bus_(bus), limits_(limits) {}
+
+voip::v1::CallSession CallRegistry::Create(voip::v1::CallSession session,
+                                           adapters::AdapterPtr adapter) {
+  EventBus::WakeList wakes;
+  voip::v1::CallSession snapshot;
+  {
+    absl::MutexLock lock(&mu_);
+    PruneEnded(absl::Now());
+    auto record = std::make_shared<Record>();
+    record->index = next_index_++;
+    record->adapter = std::move(adapter);
+    session.set_status(voip::v1::CALL_STATUS_INITIATING);
+    voip::v1::CallEvent event;
+    event.set_type(voip::v1::CALL_EVENT_TYPE_STATUS_CHANGED);
+    event.set_previous_status(voip::v1::CALL_STATUS_UNSPECIFIED);
+    *event.mutable_session() = session;
+    CallEventPtr published = bus_->Publish(std::move(event), &wakes);
+    record->session = published->session();
+    snapshot = record->session;
+    by_id_[snapshot.session_id()] = record;
+    by_index_[record->index] = record;
+  }
+  EventBus::Wake(wakes);
+  return snapshot;
+}
+
+void CallRegistry::OnProviderEvent(adapters::ProviderEvent event) {
+  EventBus::WakeList wakes;
+  std::vector<TerminalCallback> callbacks;
+  voip::v1::CallSession ended;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = by_id_.find(event.session_id);
+    if (it == by_id_.end()) {
+      LogWarn("registry", absl::StrCat("event for unknown session ", event.session_id, " dropped"));
+      return;
+    }
+    Record& record = *it->second;
+    const absl::Time now = absl::Now();
+    voip::v1::CallSession next = record.session;
+    TransitionResult result = ApplyProviderEvent(next, event, now);
+    if (!result.accepted) {
+      LogDebug("registry", absl::StrCat("session ", event.session_id, ": dropped event: ",
+                                        result.rejection));
+      return;
+    }
+    voip::v1::CallEvent out;
+    out.set_type(result.event_type);
+    out.set_previous_status(result.previous_status);
+    *out.mutable_session() = std::move(next);
+    CallEventPtr published = bus_->Publish(std::move(out), &wakes);
+    record.session = published->session();
+    if (IsTerminal(record.session.status())) {
+      callbacks.swap(record.terminal_callbacks);
+      ended = record.session;
+      ended_.emplace_back(now, record.session.session_id());
+      // The adapter is no longer needed; dropping it lets a reloaded-away
+      // adapter instance die once its last call has ended.
+      record.adapter.reset();
+    }
+  }
+  EventBus::Wake(wakes);
+  for (auto& callback : callbacks) std::move(callback)(ended);
+}
+
+void CallRegistry::SetProviderCallId(const std::string& session_id,
+                                     const std::string& provider_call_id,
+                                     const std::string& from) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_id_.find(session_id);
+  if (it == by_id_.end()) return;
+  auto& session = it->second->session;
+  if (session.provider_call_id().empty()) session.set_provider_call_id(provider_call_id);
+  if (session.from().empty()) session.set_from(from);
+}
+
+absl::StatusOr<CallHandle> CallRegistry::Get(const std::string& session_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = by_id_.find(session_id);
+  if (it == by_id_.end()) return SessionNotFoundError(session_id);
+  return CallHandle{it->second->session, it->second->adapter};
+}
+
+absl::StatusOr<voip::v1::CallSession> CallRegistry::Snapshot(const std::string& session_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = by_id_.find(session_id);
+  if (it == by_id_.end()) return SessionNotFoundError(session_id);
+  return it->second->session;
+}
+
+bool CallRegistry::OnTerminal(const std::string& session_id, TerminalCallback callback) {
+  voip::v1::CallSession ended;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = by_id_.find(session_id);
+    if (it == by_id_.end()) return false;
+    if (!IsTerminal(it->second->session.status())) {
+      it->second->terminal_callbacks.push_back(std::move(callback));
+      return true;
+    }
+    ended = it->second->session;
+  }
+  std::move(callback)(ended);
+  return true;
+}
+
+absl::StatusOr<voip::v1::ListCallsResponse> CallRegistry::List(
+    const voip::v1::ListCallsRequest& request) const {
+  if (request.page_size() < 0) {
+    return InvalidArgumentError("page_size", "page_size: must not be negative");
+  }
+  const int page_size = request.page_size() == 0 ? kDefaultPageSize
+                                                 : std::min(request.page_size(), kMaxPageSize);
+  uint64_t start = 0;
+  if (!request.page_token().empty() && !absl::SimpleAtoi(request.page_token(), &start)) {
+    return InvalidArgumentError("page_token",
+                                "page_token: not a token returned by a previous ListCalls");
+  }
+  voip::v1::ListCallsResponse response;
+  absl::MutexLock lock(&mu_);
+  for (auto it = by_index_.lower_bound(start); it != by_index_.end(); ++it) {
+    if (!Matches(request, it->second->session)) continue;
+    if (response.calls_size() == page_size) {
+      response.set_next_page_token(absl::StrCat(it->first));
+      break;
+    }
+    *response.add_calls() = it->second->session;
+  }
+  return response;
+}
+
+std::vector<CallHandle> CallRegistry::ActiveCalls() const {
+  std::vector<CallHandle> active;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [index, record] : by_index_) {
+    if (!IsTerminal(record->session.status())) {
+      active.push_back(CallHandle{record->session, record->adapter});
+    }
+  }
+  return active;
+}
+
+std::map<std::string, int> CallRegistry::ActiveCountBySystem() const {
+  std::map<std::string, int> counts;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [index, record] : by_index_) {
+    if (!IsTerminal(record->session.status())) ++counts[record->session.system_name()];
+  }
+  return counts;
+}
+
+void CallRegistry::SetLimits(RegistryLimits limits) {
+  absl::MutexLock lock(&mu_);
+  limits_ = limits;
+}
+
+void CallRegistry::PruneEnded(absl::Time now) {
+  while (!ended_.empty() && (ended_.front().first + limits_.ended_retention <= now ||
+                             ended_.size() > limits_.max_ended_calls)) {
+    auto it = by_id_.find(ended_.front().second);
+    if (it != by_id_.end()) {
+      by_index_.erase(it->second->index);
+      by_id_.erase(it);
+    }
+    ended_.pop_front();
+  }
+}
+
+}  // namespace voipd

@@ -1,0 +1,85 @@
+// All calls the daemon knows, active and recently ended. It is the sink for
+// every adapter's events: it runs each through the CallStateMachine and
+// publishes what the machine accepts to the EventBus, in order.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "adapters/api/adapter.h"
+#include "adapters/api/provider_event.h"
+#include "daemon/core/event_bus.h"
+#include "voip/v1/voip_service.pb.h"
+
+namespace voipd {
+
+// A call as the controller needs it: a snapshot plus the adapter that owns it.
+struct CallHandle {
+  voip::v1::CallSession session;
+  adapters::AdapterPtr adapter;
+};
+
+struct RegistryLimits {
+  absl::Duration ended_retention = absl::Hours(1);
+  size_t max_ended_calls = 10000;
+};
+
+class CallRegistry final : public adapters::CallEventSink {
+ public:
+  using TerminalCallback = absl::AnyInvocable<void(const voip::v1::CallSession&) &&>;
+
+  CallRegistry(EventBus* bus, RegistryLimits limits);
+
+  // Adds a call in INITIATING and publishes that first event.
+  voip::v1::CallSession Create(voip::v1::CallSession session, adapters::AdapterPtr adapter);
+
+  // adapters::CallEventSink: the state machine judges, the bus announces.
+  void OnProviderEvent(adapters::ProviderEvent event) override;
+
+  // Sets the provider's call id learnt from a StartCall result (no event).
+  void SetProviderCallId(const std::string& session_id, const std::string& provider_call_id,
+                         const std::string& from);
+
+  absl::StatusOr<CallHandle> Get(const std::string& session_id) const;
+  absl::StatusOr<voip::v1::CallSession> Snapshot(const std::string& session_id) const;
+
+  // Runs `callback` once the call is in a terminal state (at once if it is).
+  // Returns false if the call is unknown.
+  bool OnTerminal(const std::string& session_id, TerminalCallback callback);
+
+  absl::StatusOr<voip::v1::ListCallsResponse> List(const voip::v1::ListCallsRequest& request) const;
+  std::vector<CallHandle> ActiveCalls() const;
+  // Active calls per system name.
+  std::map<std::string, int> ActiveCountBySystem() const;
+
+  void SetLimits(RegistryLimits limits);
+
+ private:
+  struct Record {
+    voip::v1::CallSession session;
+    adapters::AdapterPtr adapter;
+    uint64_t index = 0;  // creation order, for stable pagination
+    std::vector<TerminalCallback> terminal_callbacks;
+  };
+  void PruneEnded(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  EventBus* const bus_;
+  mutable absl::Mutex mu_;
+  RegistryLimits limits_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<Record>> by_id_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, std::shared_ptr<Record>> by_index_ ABSL_GUARDED_BY(mu_);
+  // Ended calls in the order they ended, for retention.
+  std::deque<std::pair<absl::Time, std::string>> ended_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_index_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace voipd

@@ -1,0 +1,178 @@
+#include "daemon/core/event_bus.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace voipd {
+
+bool EventFilter::Matches(const voip::v1::CallEvent& event) const {
+  const auto& session = event.session();
+  if (!session_id.empty() && session.session_id() != session_id) return false;
+  if (!system_name.empty() && session.system_name() != system_name) return false;
+  for (const auto& [key, value] : labels) {
+    auto it = session.labels().find(key);
+    if (it == session.labels().end() || it->second != value) return false;
+  }
+  return true;
+}
+
+Subscription::Subscription(EventBus* bus, EventFilter filter, uint64_t cursor,
+                           std::function<void()> wake)
+    : bus_(bus), filter_(std::move(filter)), cursor_(cursor), wake_(std::move(wake)) {}
+
+Subscription::~Subscription() { Close(); }
+
+absl::StatusOr<CallEventPtr> Subscription::Next() { return bus_->NextFor(this); }
+
+void Subscription::Close() {
+  {
+    absl::MutexLock lock(&wake_mu_);
+    if (!wake_) return;
+    wake_ = nullptr;
+  }
+  bus_->Forget(this);
+}
+
+uint64_t Subscription::cursor() const {
+  absl::MutexLock lock(&bus_->mu_);
+  return cursor_;
+}
+
+void Subscription::Wake() {
+  std::function<void()> wake;
+  {
+    absl::MutexLock lock(&wake_mu_);
+    wake = wake_;
+  }
+  if (wake) wake();  // outside the lock: the callback may re-enter Next/Close
+}
+
+EventBus::EventBus(size_t window, uint64_t max_lag, uint64_t first_sequence)
+    : window_(window == 0 ? 1 : window),
+      max_lag_(max_lag == 0 ? 1 : max_lag),
+      next_sequence_(first_sequence) {}
+
+EventBus::~EventBus() = default;
+
+CallEventPtr EventBus::Publish(voip::v1::CallEvent event, WakeList* deferred) {
+  WakeList to_wake;
+  CallEventPtr stored;
+  {
+    absl::MutexLock lock(&mu_);
+    event.set_sequence(next_sequence_++);
+    *event.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+    event.mutable_session()->set_last_sequence(event.sequence());
+    stored = std::make_shared<const voip::v1::CallEvent>(std::move(event));
+    log_.push_back(stored);
+    while (log_.size() > window_) log_.pop_front();
+    to_wake.swap(waiting_);
+    for (auto& weak : to_wake) {
+      if (auto sub = weak.lock()) sub->waiting_ = false;
+    }
+  }
+  if (deferred != nullptr) {
+    deferred->insert(deferred->end(), to_wake.begin(), to_wake.end());
+  } else {
+    Wake(to_wake);
+  }
+  return stored;
+}
+
+void EventBus::Wake(WakeList& subscribers) {
+  for (auto& weak : subscribers) {
+    if (auto sub = weak.lock()) sub->Wake();
+  }
+}
+
+absl::StatusOr<SubscriptionPtr> EventBus::Subscribe(EventFilter filter,
+                                                    std::optional<uint64_t> after_sequence,
+                                                    std::function<void()> wake) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return *closed_;
+  const uint64_t last = next_sequence_ - 1;
+  uint64_t cursor = last;
+  if (after_sequence) {
+    const uint64_t oldest = log_.empty() ? next_sequence_ : log_.front()->sequence();
+    if (*after_sequence > last) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "after_sequence: ", *after_sequence, " is newer than the last event (", last, ")"));
+    }
+    if (*after_sequence + 1 < oldest) {
+      return absl::OutOfRangeError(absl::StrCat(
+          "after_sequence: events after ", *after_sequence,
+          " are no longer held; the oldest held sequence is ", oldest));
+    }
+    cursor = *after_sequence;
+  }
+  SubscriptionPtr sub(new Subscription(this, std::move(filter), cursor, std::move(wake)));
+  all_.emplace(sub.get(), sub);
+  return sub;
+}
+
+absl::StatusOr<CallEventPtr> EventBus::NextFor(Subscription* sub) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t last = next_sequence_ - 1;
+  const uint64_t oldest = log_.empty() ? next_sequence_ : log_.front()->sequence();
+  if (last - sub->cursor_ > max_lag_ || sub->cursor_ + 1 < oldest) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "subscriber fell ", last - sub->cursor_, " events behind (limit ", max_lag_,
+        "); resume with after_sequence=", sub->cursor_));
+  }
+  for (size_t i = sub->cursor_ + 1 - oldest; i < log_.size(); ++i) {
+    const CallEventPtr& event = log_[i];
+    sub->cursor_ = event->sequence();
+    if (sub->filter_.Matches(*event)) return event;
+  }
+  // A closed bus still hands out what was published before it closed, so the
+  // last events (e.g. calls ended at shutdown) reach every subscriber.
+  if (closed_) return *closed_;
+  if (!sub->waiting_) {
+    sub->waiting_ = true;
+    auto it = all_.find(sub);
+    if (it != all_.end()) waiting_.push_back(it->second);
+  }
+  return CallEventPtr();
+}
+
+void EventBus::Forget(Subscription* sub) {
+  absl::MutexLock lock(&mu_);
+  all_.erase(sub);
+}
+
+void EventBus::CloseAll(absl::Status status) {
+  std::vector<std::weak_ptr<Subscription>> subs;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = std::move(status);
+    for (auto& [ptr, weak] : all_) subs.push_back(weak);
+  }
+  for (auto& weak : subs) {
+    if (auto sub = weak.lock()) sub->Wake();
+  }
+}
+
+uint64_t EventBus::last_sequence() const {
+  absl::MutexLock lock(&mu_);
+  return next_sequence_ - 1;
+}
+
+uint64_t EventBus::oldest_held_sequence() const {
+  absl::MutexLock lock(&mu_);
+  return log_.empty() ? next_sequence_ : log_.front()->sequence();
+}
+
+size_t EventBus::subscriber_count() const {
+  absl::MutexLock lock(&mu_);
+  return all_.size();
+}
+
+void EventBus::Resize(size_t window, uint64_t max_lag) {
+  absl::MutexLock lock(&mu_);
+  window_ = window == 0 ? 1 : window;
+  max_lag_ = max_lag == 0 ? 1 : max_lag;
+  while (log_.size() > window_) log_.pop_front();
+}
+
+}  // namespace voipd

@@ -1,0 +1,113 @@
+// Fan-out of call events to any number of subscribers (containerd's event
+// exchange, shaped for one writer and many slow readers).
+//
+// Publish appends to ONE shared log that also serves as the resume window;
+// each subscriber is just a cursor into it. Publishing therefore costs the
+// same with 1 or 10,000 subscribers, a slow subscriber holds no queue of its
+// own, and a subscriber that falls more than `max_lag` events behind is
+// ended with RESOURCE_EXHAUSTED on its next read, telling it where to resume.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "voip/v1/call.pb.h"
+
+namespace voipd {
+
+using CallEventPtr = std::shared_ptr<const voip::v1::CallEvent>;
+
+struct EventFilter {
+  std::string session_id;
+  std::string system_name;
+  std::map<std::string, std::string> labels;
+  bool Matches(const voip::v1::CallEvent& event) const;
+};
+
+class EventBus;
+
+// One subscriber's cursor. Thread-safe.
+class Subscription {
+ public:
+  ~Subscription();
+  // The next matching event; nullptr when none is there yet (the wake
+  // callback then runs once when one is published); an error when the
+  // subscriber fell behind (RESOURCE_EXHAUSTED) or the bus closed.
+  absl::StatusOr<CallEventPtr> Next();
+  // Stops wake-ups. Never blocks: a wake-up already running may finish, so
+  // the callback must own (shared_ptr) whatever it touches.
+  void Close();
+  // The sequence of the last event handed out (or skipped by the filter).
+  uint64_t cursor() const;
+
+ private:
+  friend class EventBus;
+  Subscription(EventBus* bus, EventFilter filter, uint64_t cursor, std::function<void()> wake);
+  void Wake();
+
+  EventBus* const bus_;
+  const EventFilter filter_;
+  uint64_t cursor_;       // guarded by bus_->mu_
+  bool waiting_ = false;  // guarded by bus_->mu_
+  absl::Mutex wake_mu_;
+  std::function<void()> wake_ ABSL_GUARDED_BY(wake_mu_);
+};
+
+using SubscriptionPtr = std::shared_ptr<Subscription>;
+
+class EventBus {
+ public:
+  // `window`: how many recent events are kept for resume and lagging readers.
+  EventBus(size_t window, uint64_t max_lag, uint64_t first_sequence = 1);
+  ~EventBus();
+
+  using WakeList = std::vector<std::weak_ptr<Subscription>>;
+  // Stamps the next sequence number and the time and stores the event.
+  // Waiting subscribers are woken before returning, or, when `deferred` is
+  // given, added to it for the caller to pass to Wake() once it has released
+  // its own locks (fan-out must never run under the registry's lock).
+  CallEventPtr Publish(voip::v1::CallEvent event, WakeList* deferred = nullptr);
+  static void Wake(WakeList& subscribers);
+
+  // after_sequence unset: only events published from now on. Set: every held
+  // event after it first; OUT_OF_RANGE if events after it were already
+  // dropped from the window; INVALID_ARGUMENT if it is in the future.
+  // `wake` is called (on the publishing thread) when Next() may have more.
+  absl::StatusOr<SubscriptionPtr> Subscribe(EventFilter filter,
+                                            std::optional<uint64_t> after_sequence,
+                                            std::function<void()> wake);
+
+  // Ends every subscription: their next Next() returns `status`.
+  void CloseAll(absl::Status status);
+
+  uint64_t last_sequence() const;
+  uint64_t oldest_held_sequence() const;
+  size_t subscriber_count() const;
+  // Changes limits for new and existing subscribers (config reload).
+  void Resize(size_t window, uint64_t max_lag);
+
+ private:
+  friend class Subscription;
+  absl::StatusOr<CallEventPtr> NextFor(Subscription* sub);
+  void Forget(Subscription* sub);
+
+  mutable absl::Mutex mu_;
+  size_t window_ ABSL_GUARDED_BY(mu_);
+  uint64_t max_lag_ ABSL_GUARDED_BY(mu_);
+  std::deque<CallEventPtr> log_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_sequence_ ABSL_GUARDED_BY(mu_);
+  WakeList waiting_ ABSL_GUARDED_BY(mu_);
+  std::map<Subscription*, std::weak_ptr<Subscription>> all_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> closed_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace voipd

@@ -1,0 +1,64 @@
+// Remembers request_id keys so that a retried mutating RPC neither acts twice
+// nor answers differently (Stripe/Twilio-style idempotency keys).
+//
+// A key is first *claimed* by the request that will do the work; retries that
+// arrive while it runs wait for its result, and later retries get the stored
+// result at once. A retry whose parameters differ from the first request's is
+// refused (IDEMPOTENCY_MISMATCH) rather than silently answered with another
+// request's result.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace voipd {
+
+class IdempotencyCache {
+ public:
+  // The stored outcome: a session id, or the error the first request got.
+  using Result = absl::StatusOr<std::string>;
+  using Waiter = absl::AnyInvocable<void(Result) &&>;
+
+  IdempotencyCache(absl::Duration ttl, size_t max_keys);
+
+  enum class ClaimOutcome {
+    kClaimed,  // new key: do the work, then call Complete()
+    kReplayed, // `on_result` has been / will be called with the stored result
+  };
+  // `fingerprint` identifies the request's parameters. Errors:
+  // IDEMPOTENCY_MISMATCH when the key was used for different parameters.
+  absl::StatusOr<ClaimOutcome> Claim(const std::string& key, uint64_t fingerprint,
+                                     Waiter on_result, absl::Time now);
+  // Stores the result of a claimed key and releases the waiters (outside the
+  // lock). Unknown keys are ignored.
+  void Complete(const std::string& key, Result result);
+
+  void SetLimits(absl::Duration ttl, size_t max_keys);
+  size_t size() const;
+
+ private:
+  struct Entry {
+    uint64_t fingerprint = 0;
+    bool done = false;
+    Result result = absl::UnknownError("pending");
+    std::vector<Waiter> waiters;
+  };
+  void Prune(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  mutable absl::Mutex mu_;
+  absl::Duration ttl_ ABSL_GUARDED_BY(mu_);
+  size_t max_keys_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  // Insertion order = expiry order, since the TTL is the same for all keys.
+  std::deque<std::pair<absl::Time, std::string>> expiry_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace voipd

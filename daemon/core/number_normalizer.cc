@@ -1,0 +1,92 @@
+#include "daemon/core/number_normalizer.h"
+
+#include <phonenumbers/phonenumberutil.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "adapters/api/voip_error.h"
+
+namespace voipd {
+namespace {
+
+using i18n::phonenumbers::PhoneNumber;
+using i18n::phonenumbers::PhoneNumberUtil;
+
+// Longest string treated as an internal extension rather than a number.
+constexpr size_t kMaxExtensionDigits = 6;
+constexpr size_t kMaxTargetLength = 256;
+
+bool IsExtension(absl::string_view s) {
+  if (s.empty() || s.size() > kMaxExtensionDigits) return false;
+  for (char c : s) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c)) && c != '*' && c != '#') return false;
+  }
+  return true;
+}
+
+// A SIP URI is passed to the adapter's SIP stack untouched; here we only
+// reject what can never be one, so that errors surface at the edge.
+bool LooksLikeSipUri(absl::string_view s) {
+  if (!absl::StartsWithIgnoreCase(s, "sip:") && !absl::StartsWithIgnoreCase(s, "sips:")) {
+    return false;
+  }
+  return true;
+}
+
+bool HasControlOrSpace(absl::string_view s) {
+  for (unsigned char c : s) {
+    if (c <= 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool IsKnownRegion(absl::string_view region) {
+  std::set<std::string> regions;
+  PhoneNumberUtil::GetInstance()->GetSupportedRegions(&regions);
+  return regions.count(std::string(region)) != 0;
+}
+
+absl::StatusOr<NormalizedTarget> NormalizeNumber(absl::string_view typed,
+                                                 absl::string_view default_region,
+                                                 absl::string_view field) {
+  const std::string f(field);
+  absl::string_view trimmed = absl::StripAsciiWhitespace(typed);
+  if (trimmed.empty()) return InvalidNumberError(f, absl::StrCat(f, ": is required"));
+  if (trimmed.size() > kMaxTargetLength) {
+    return InvalidNumberError(f, absl::StrCat(f, ": longer than ", kMaxTargetLength, " characters"));
+  }
+  NormalizedTarget target;
+  if (LooksLikeSipUri(trimmed)) {
+    const size_t colon = trimmed.find(':');
+    if (HasControlOrSpace(trimmed) || colon + 1 >= trimmed.size()) {
+      return InvalidNumberError(f, absl::StrCat(f, ": '", trimmed, "' is not a valid SIP URI"));
+    }
+    target.kind = adapters::TargetKind::kSipUri;
+    target.value = std::string(trimmed);
+    return target;
+  }
+  if (IsExtension(trimmed)) {
+    target.kind = adapters::TargetKind::kExtension;
+    target.value = std::string(trimmed);
+    return target;
+  }
+  const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
+  PhoneNumber number;
+  const auto error = util.Parse(std::string(trimmed), std::string(default_region), &number);
+  if (error != PhoneNumberUtil::NO_PARSING_ERROR || !util.IsValidNumber(number)) {
+    return InvalidNumberError(
+        f, absl::StrCat(f, ": '", trimmed, "' is not a valid phone number",
+                        trimmed.front() == '+' ? "" : absl::StrCat(" for region ", default_region),
+                        " (nor a SIP URI or an extension of up to ", kMaxExtensionDigits,
+                        " digits)"));
+  }
+  util.Format(number, PhoneNumberUtil::E164, &target.value);
+  util.GetRegionCodeForNumber(number, &target.region);
+  target.kind = adapters::TargetKind::kE164;
+  return target;
+}
+
+}  // namespace voipd

@@ -1,0 +1,77 @@
+#include "daemon/core/request_validation.h"
+
+#include "absl/strings/str_cat.h"
+#include "adapters/api/voip_error.h"
+
+namespace voipd {
+namespace {
+
+constexpr size_t kMaxIdLength = 128;
+constexpr size_t kMaxLabels = 32;
+constexpr size_t kMaxLabelKey = 64;
+constexpr size_t kMaxLabelValue = 256;
+constexpr size_t kMaxFrom = 256;
+constexpr int64_t kMaxRingTimeoutSeconds = 600;
+
+bool IsPrintable(const std::string& s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+absl::Status CheckString(const std::string& value, const std::string& field, size_t max) {
+  if (value.size() > max) {
+    return InvalidArgumentError(field, absl::StrCat(field, ": longer than ", max, " bytes"));
+  }
+  if (!IsPrintable(value)) {
+    return InvalidArgumentError(field, absl::StrCat(field, ": contains control characters"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateRequestId(const std::string& request_id) {
+  return CheckString(request_id, "request_id", kMaxIdLength);
+}
+
+absl::Status ValidateSessionId(const std::string& session_id) {
+  if (session_id.empty()) return InvalidArgumentError("session_id", "session_id: is required");
+  return CheckString(session_id, "session_id", kMaxIdLength);
+}
+
+absl::Status ValidateStartCall(const voip::v1::StartCallRequest& request) {
+  if (absl::Status s = ValidateRequestId(request.request_id()); !s.ok()) return s;
+  if (absl::Status s = CheckString(request.from(), "from", kMaxFrom); !s.ok()) return s;
+  if (absl::Status s = CheckString(request.preferred_system(), "preferred_system", kMaxIdLength);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckString(request.to().voip_integration_details().system_name(),
+                                   "to.voip_integration_details.system_name", kMaxIdLength);
+      !s.ok()) {
+    return s;
+  }
+  if (request.has_ring_timeout()) {
+    const auto& t = request.ring_timeout();
+    if (t.seconds() < 0 || t.nanos() < 0 || (t.seconds() == 0 && t.nanos() == 0) ||
+        t.seconds() > kMaxRingTimeoutSeconds) {
+      return InvalidArgumentError(
+          "ring_timeout",
+          absl::StrCat("ring_timeout: must be > 0 and at most ", kMaxRingTimeoutSeconds, "s"));
+    }
+  }
+  if (request.labels_size() > static_cast<int>(kMaxLabels)) {
+    return InvalidArgumentError("labels", absl::StrCat("labels: more than ", kMaxLabels));
+  }
+  for (const auto& [key, value] : request.labels()) {
+    const std::string field = absl::StrCat("labels[", key, "]");
+    if (key.empty()) return InvalidArgumentError("labels", "labels: empty key");
+    if (absl::Status s = CheckString(key, field, kMaxLabelKey); !s.ok()) return s;
+    if (absl::Status s = CheckString(value, field, kMaxLabelValue); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace voipd

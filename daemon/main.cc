@@ -1,0 +1,114 @@
+// voipd: the call-control daemon. Parses flags, loads the config, starts the
+// Daemon and turns signals into lifecycle calls (SIGHUP reload, SIGTERM and
+// SIGINT graceful stop). Signals are taken synchronously with sigwait on the
+// main thread, so no handler ever runs inside library code.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "daemon/config/config_loader.h"
+#include "daemon/daemon.h"
+#include "daemon/logging.h"
+
+namespace {
+
+constexpr char kDefaultConfigPath[] = "/etc/voipd/voipd.yaml";
+
+// Written atomically once listeners are up, for tests and scripts that must
+// know the chosen port: {"listen": ["127.0.0.1:PORT"], "pid": N}.
+bool WriteReadyFile(const std::string& path, const std::vector<std::string>& listen) {
+  std::string json = "{\"listen\": [";
+  for (size_t i = 0; i < listen.size(); ++i) {
+    absl::StrAppend(&json, i ? ", " : "", "\"", listen[i], "\"");
+  }
+  absl::StrAppend(&json, "], \"pid\": ", getpid(), "}\n");
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!(out << json)) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"voipd: call-control daemon with a gRPC API"};
+  std::string config_path;
+  std::string ready_file;
+  bool check_only = false;
+  app.add_option("-c,--config", config_path,
+                 absl::StrCat("YAML config file (default ", kDefaultConfigPath,
+                              "; if that does not exist, the embedded sandbox default)"));
+  app.add_option("--ready-file", ready_file,
+                 "write the bound addresses as JSON to this file once serving");
+  app.add_flag("--check-config", check_only, "validate the config and exit");
+  app.set_version_flag("--version", "voipd 0.1.0");
+  CLI11_PARSE(app, argc, argv);
+
+  bool embedded = false;
+  if (config_path.empty()) {
+    if (access(kDefaultConfigPath, F_OK) == 0) {
+      config_path = kDefaultConfigPath;
+    } else {
+      embedded = true;
+    }
+  }
+  absl::StatusOr<voipd::DaemonSettings> settings =
+      embedded ? voipd::LoadConfigText(voipd::kEmbeddedDefaultConfig, "(embedded default)")
+               : voipd::LoadConfigFile(config_path);
+  if (!settings.ok()) {
+    std::fprintf(stderr, "voipd: invalid configuration: %s\n",
+                 std::string(settings.status().message()).c_str());
+    return 1;
+  }
+  if (check_only) {
+    std::printf("%s: OK\n", embedded ? "(embedded default)" : config_path.c_str());
+    return 0;
+  }
+  if (embedded) {
+    voipd::LogInfo("daemon", absl::StrCat(kDefaultConfigPath,
+                                          " not found; using the embedded sandbox default"));
+  }
+
+  // Block the lifecycle signals before any thread starts so that every
+  // thread inherits the mask and only sigwait below sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  voipd::Daemon daemon(embedded ? "" : config_path);
+  if (absl::Status started = daemon.Start(*settings); !started.ok()) {
+    std::fprintf(stderr, "voipd: cannot start: %s\n", std::string(started.message()).c_str());
+    return 1;
+  }
+  if (!ready_file.empty() && !WriteReadyFile(ready_file, daemon.listen_addresses())) {
+    std::fprintf(stderr, "voipd: cannot write ready file %s\n", ready_file.c_str());
+    daemon.Shutdown();
+    return 1;
+  }
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      voipd::LogInfo("daemon", "SIGHUP: reloading configuration");
+      (void)daemon.Reload();  // errors are logged; the old config stays
+      continue;
+    }
+    voipd::LogInfo("daemon", absl::StrCat(sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                                          ": shutting down"));
+    daemon.Shutdown();
+    return 0;
+  }
+}

@@ -1,0 +1,182 @@
+// One writer per stream, following gRPC's callback-API contract: one write
+// in flight; the message stays alive until OnWriteDone; Finish exactly once,
+// also after cancellation; delete only in OnDone.
+//
+// gRPC may run reactions inline (OnWriteDone inside StartWrite, OnDone inside
+// Finish) and concurrently with wake-ups from publishers, so all gRPC calls
+// happen in one serialised drain loop (Pump) guarded by an atomic request
+// counter instead of a mutex that an inline reaction could try to retake.
+#include "daemon/server/event_stream.h"
+
+#include <atomic>
+
+#include "adapters/api/voip_error.h"
+#include "daemon/core/call_state_machine.h"
+#include "daemon/server/grpc_status.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace voipd {
+namespace {
+
+using voip::v1::CallEvent;
+
+class StreamPump : public std::enable_shared_from_this<StreamPump> {
+ public:
+  StreamPump(CallEventWriter* writer, bool watch) : writer_(writer), watch_(watch) {}
+
+  // `first` (WatchCall's snapshot) is written before anything from `sub`;
+  // events up to `skip_through` are then skipped as already contained in it.
+  void Start(SubscriptionPtr sub, CallEventPtr first, uint64_t skip_through) {
+    sub_ = std::move(sub);
+    first_ = std::move(first);
+    skip_through_ = skip_through;
+    Pump();
+  }
+
+  void Pump() {
+    if (requests_.fetch_add(1) > 0) return;  // the running loop will see it
+    do {
+      PumpOnce();
+    } while (requests_.fetch_sub(1) > 1);
+  }
+
+  void OnWriteDone(bool ok) {
+    if (!ok) write_failed_.store(true);
+    in_flight_.store(false);
+    Pump();
+  }
+  void OnCancel() {
+    cancelled_.store(true);
+    Pump();
+  }
+  void OnDone() {
+    if (sub_) sub_->Close();
+  }
+
+ private:
+  void Finish(const grpc::Status& status) {
+    finished_ = true;
+    writer_->Finish(status);  // may run OnDone inline: touch nothing after
+  }
+
+  void PumpOnce() {
+    if (finished_ || in_flight_.load() || !sub_) return;
+    if (cancelled_.load() || write_failed_.load()) {
+      Finish(grpc::Status::CANCELLED);
+      return;
+    }
+    if (finish_after_write_) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    CallEventPtr next = std::move(first_);
+    while (next == nullptr) {
+      absl::StatusOr<CallEventPtr> event = sub_->Next();
+      if (!event.ok()) {
+        Finish(ToGrpcStatus(event.status()));
+        return;
+      }
+      if (*event == nullptr) return;  // the bus wakes us when there is more
+      if ((*event)->sequence() > skip_through_) next = std::move(*event);
+    }
+    if (watch_ && IsTerminal(next->session().status())) finish_after_write_ = true;
+    current_ = std::move(next);
+    in_flight_.store(true);
+    writer_->StartWrite(current_.get());  // may run OnWriteDone inline
+  }
+
+  CallEventWriter* const writer_;
+  const bool watch_;
+  SubscriptionPtr sub_;
+  std::atomic<int> requests_{0};
+  std::atomic<bool> in_flight_{false};
+  std::atomic<bool> cancelled_{false};
+  std::atomic<bool> write_failed_{false};
+  // Touched only inside the drain loop.
+  bool finished_ = false;
+  bool finish_after_write_ = false;
+  CallEventPtr first_;
+  CallEventPtr current_;  // the message being written
+  uint64_t skip_through_ = 0;
+};
+
+class EventStreamReactor final : public CallEventWriter {
+ public:
+  explicit EventStreamReactor(bool watch) : pump_(std::make_shared<StreamPump>(this, watch)) {}
+  std::shared_ptr<StreamPump> pump() { return pump_; }
+
+  void OnWriteDone(bool ok) override { pump_->OnWriteDone(ok); }
+  void OnCancel() override { pump_->OnCancel(); }
+  void OnDone() override {
+    pump_->OnDone();
+    delete this;
+  }
+
+ private:
+  std::shared_ptr<StreamPump> pump_;
+};
+
+class FailedStream final : public CallEventWriter {
+ public:
+  explicit FailedStream(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
+std::function<void()> WakeFor(const std::shared_ptr<StreamPump>& pump) {
+  std::weak_ptr<StreamPump> weak = pump;
+  return [weak] {
+    if (auto p = weak.lock()) p->Pump();
+  };
+}
+
+}  // namespace
+
+CallEventWriter* NewWatchCallStream(EventBus* bus, CallRegistry* registry,
+                                    const std::string& session_id) {
+  if (session_id.empty()) {
+    return new FailedStream(InvalidArgumentError("session_id", "session_id: is required"));
+  }
+  auto* reactor = new EventStreamReactor(/*watch=*/true);
+  EventFilter filter;
+  filter.session_id = session_id;
+  // Subscribe before taking the snapshot so that no change can fall between
+  // the two; what the snapshot already shows is skipped by sequence.
+  absl::StatusOr<SubscriptionPtr> sub =
+      bus->Subscribe(std::move(filter), std::nullopt, WakeFor(reactor->pump()));
+  absl::StatusOr<voip::v1::CallSession> session =
+      sub.ok() ? registry->Snapshot(session_id) : absl::StatusOr<voip::v1::CallSession>(sub.status());
+  if (!session.ok()) {
+    if (sub.ok()) (*sub)->Close();
+    delete reactor;
+    return new FailedStream(session.status());
+  }
+  auto snapshot = std::make_shared<CallEvent>();
+  snapshot->set_type(voip::v1::CALL_EVENT_TYPE_SNAPSHOT);
+  snapshot->set_sequence(session->last_sequence());
+  *snapshot->mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  const uint64_t skip_through = session->last_sequence();
+  *snapshot->mutable_session() = std::move(*session);
+  reactor->pump()->Start(std::move(*sub), std::move(snapshot), skip_through);
+  return reactor;
+}
+
+CallEventWriter* NewSubscribeStream(EventBus* bus,
+                                    const voip::v1::SubscribeCallEventsRequest& request) {
+  EventFilter filter;
+  filter.session_id = request.filter().session_id();
+  filter.system_name = request.filter().system_name();
+  filter.labels.insert(request.filter().labels().begin(), request.filter().labels().end());
+  std::optional<uint64_t> after;
+  if (request.has_after_sequence()) after = request.after_sequence();
+  auto* reactor = new EventStreamReactor(/*watch=*/false);
+  absl::StatusOr<SubscriptionPtr> sub =
+      bus->Subscribe(std::move(filter), after, WakeFor(reactor->pump()));
+  if (!sub.ok()) {
+    delete reactor;
+    return new FailedStream(sub.status());
+  }
+  reactor->pump()->Start(std::move(*sub), nullptr, 0);
+  return reactor;
+}
+
+}  // namespace voipd
