@@ -9,8 +9,8 @@ set -euo pipefail
 build_pkgs=(build-essential cmake ninja-build ccache pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libboost-dev libphonenumber-dev libyaml-cpp-dev libcli11-dev libssl-dev
-  libgtest-dev libgmock-dev)
-test_pkgs=(python3 python3-grpcio python3-protobuf)
+  libgtest-dev libgmock-dev libre-dev)
+test_pkgs=(python3 python3-grpcio python3-protobuf sip-tester baresip kamailio)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then

@@ -70,8 +70,9 @@ void CallRegistry::OnProviderEvent(adapters::ProviderEvent event) {
     voip::v1::CallSession next = record.session;
     TransitionResult result = ApplyProviderEvent(next, event, now);
     if (!result.accepted) {
-      LogDebug("registry", absl::StrCat("session ", event.session_id, ": dropped event: ",
-                                        result.rejection));
+      const std::string line =
+          absl::StrCat("session ", event.session_id, ": dropped event: ", result.rejection);
+      result.duplicate ? LogDebug("registry", line) : LogWarn("registry", line);
       return;
     }
     voip::v1::CallEvent out;

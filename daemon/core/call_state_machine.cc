@@ -36,6 +36,12 @@ TransitionResult Reject(std::string why) {
   return result;
 }
 
+TransitionResult Duplicate(std::string why) {
+  TransitionResult result = Reject(std::move(why));
+  result.duplicate = true;
+  return result;
+}
+
 TransitionResult Accept(voip::v1::CallEventType type, CallStatus previous) {
   TransitionResult result;
   result.accepted = true;
@@ -80,7 +86,7 @@ TransitionResult ApplyProviderEvent(voip::v1::CallSession& session,
   switch (event.kind) {
     case ProviderEventKind::kRinging:
       if (from == voip::v1::CALL_STATUS_INITIATING) return set_status(voip::v1::CALL_STATUS_RINGING);
-      if (from == voip::v1::CALL_STATUS_RINGING) return Reject("duplicate ringing");
+      if (from == voip::v1::CALL_STATUS_RINGING) return Duplicate("duplicate ringing");
       return Reject(absl::StrCat("ringing while ", StatusName(from)));
 
     case ProviderEventKind::kAnswered:
@@ -95,6 +101,7 @@ TransitionResult ApplyProviderEvent(voip::v1::CallSession& session,
         session.set_on_hold(true);
         return set_status(voip::v1::CALL_STATUS_ON_HOLD);
       }
+      if (from == voip::v1::CALL_STATUS_ON_HOLD) return Duplicate("already on hold");
       return Reject(absl::StrCat("held while ", StatusName(from)));
 
     case ProviderEventKind::kResumed:
@@ -102,6 +109,7 @@ TransitionResult ApplyProviderEvent(voip::v1::CallSession& session,
         session.set_on_hold(false);
         return set_status(voip::v1::CALL_STATUS_CONNECTED);
       }
+      if (from == voip::v1::CALL_STATUS_CONNECTED) return Duplicate("already resumed");
       return Reject(absl::StrCat("resumed while ", StatusName(from)));
 
     case ProviderEventKind::kMuted:
@@ -110,7 +118,7 @@ TransitionResult ApplyProviderEvent(voip::v1::CallSession& session,
       if (!IsEstablished(from)) {
         return Reject(absl::StrCat(mute ? "muted" : "unmuted", " while ", StatusName(from)));
       }
-      if (session.muted() == mute) return Reject(mute ? "already muted" : "already unmuted");
+      if (session.muted() == mute) return Duplicate(mute ? "already muted" : "already unmuted");
       session.set_muted(mute);
       return Accept(voip::v1::CALL_EVENT_TYPE_MUTE_CHANGED, from);
     }

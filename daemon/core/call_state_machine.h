@@ -23,6 +23,9 @@ struct TransitionResult {
   bool accepted = false;
   // Why it was rejected (for the log); empty when accepted.
   std::string rejection;
+  // A rejected fact that only repeats what the call already shows (ringing
+  // twice, held while on hold): normal with real providers, not worth a warning.
+  bool duplicate = false;
   voip::v1::CallEventType event_type = voip::v1::CALL_EVENT_TYPE_UNSPECIFIED;
   voip::v1::CallStatus previous_status = voip::v1::CALL_STATUS_UNSPECIFIED;
 };
