@@ -130,7 +130,8 @@ void Daemon::Shutdown() {
   bus_->CloseAll(absl::UnavailableError(absl::StrCat(
       "voipd is shutting down; reconnect and resume with after_sequence=",
       bus_->last_sequence())));
-  if (server_) server_->Shutdown(absl::Seconds(2));
+  // Streams were closed above, so only unary calls in flight remain.
+  if (server_) server_->Shutdown(absl::Seconds(1));
   for (const auto& [name, entry] : controller_->systems()->systems()) entry.adapter->Shutdown();
   io_->stop();
   if (io_thread_.joinable()) io_thread_.join();

@@ -415,6 +415,8 @@ void CallController::EndAllCalls(absl::Duration grace, absl::AnyInvocable<void()
              voip::v1::DAEMON_SHUTDOWN, [countdown](absl::StatusOr<CallSession>) {
                if (countdown->left.fetch_sub(1) == 1) std::move(countdown->done)();
              });
+    registry_->OverrideLocalEnd(id, voip::v1::HANGUP_SOURCE_SYSTEM, voip::v1::DAEMON_SHUTDOWN,
+                                "ended because voipd shut down");
     if (call.adapter) call.adapter->EndCall(RefOf(call.session), [](absl::Status) {});
   }
 }

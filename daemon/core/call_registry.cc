@@ -67,6 +67,12 @@ void CallRegistry::OnProviderEvent(adapters::ProviderEvent event) {
     }
     Record& record = *it->second;
     const absl::Time now = absl::Now();
+    if (event.kind == adapters::ProviderEventKind::kEnded &&
+        event.source == voip::v1::HANGUP_SOURCE_LOCAL && record.local_end_override) {
+      event.source = record.local_end_override->source;
+      event.error_code = record.local_end_override->error_code;
+      event.message = record.local_end_override->message;
+    }
     voip::v1::CallSession next = record.session;
     TransitionResult result = ApplyProviderEvent(next, event, now);
     if (!result.accepted) {
@@ -103,6 +109,19 @@ void CallRegistry::SetProviderCallId(const std::string& session_id,
   auto& session = it->second->session;
   if (session.provider_call_id().empty()) session.set_provider_call_id(provider_call_id);
   if (session.from().empty()) session.set_from(from);
+}
+
+void CallRegistry::OverrideLocalEnd(const std::string& session_id,
+                                    voip::v1::HangupSource source, voip::v1::ErrorCode code,
+                                    std::string message) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_id_.find(session_id);
+  if (it == by_id_.end()) return;
+  adapters::ProviderEvent override;
+  override.source = source;
+  override.error_code = code;
+  override.message = std::move(message);
+  it->second->local_end_override = std::move(override);
 }
 
 absl::StatusOr<CallHandle> CallRegistry::Get(const std::string& session_id) const {

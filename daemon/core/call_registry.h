@@ -49,6 +49,12 @@ class CallRegistry final : public adapters::CallEventSink {
   void SetProviderCallId(const std::string& session_id, const std::string& provider_call_id,
                          const std::string& from);
 
+  // The core, not the client, is about to end this call (shutdown): the
+  // adapter's local-hangup event is recorded with `source`/`code`/`message`
+  // instead, so clients can tell a daemon stop from their own EndCall.
+  void OverrideLocalEnd(const std::string& session_id, voip::v1::HangupSource source,
+                        voip::v1::ErrorCode code, std::string message);
+
   absl::StatusOr<CallHandle> Get(const std::string& session_id) const;
   absl::StatusOr<voip::v1::CallSession> Snapshot(const std::string& session_id) const;
 
@@ -69,6 +75,7 @@ class CallRegistry final : public adapters::CallEventSink {
     adapters::AdapterPtr adapter;
     uint64_t index = 0;  // creation order, for stable pagination
     std::vector<TerminalCallback> terminal_callbacks;
+    std::optional<adapters::ProviderEvent> local_end_override;
   };
   void PruneEnded(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
