@@ -15,7 +15,7 @@
 #include "daemon/core/number_normalizer.h"
 #include "daemon/core/request_validation.h"
 #include "daemon/logging.h"
-#include "google/protobuf/util/time_util.h"
+#include "daemon/core/proto_time.h"
 
 namespace voipd {
 namespace {
@@ -166,7 +166,7 @@ void CallController::DoStartCall(const voip::v1::StartCallRequest& request,
   session.set_from(request.from());
   *session.mutable_to() = request.to();
   session.set_to_normalized(target->value);
-  *session.mutable_created_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  *session.mutable_created_at() = ProtoNow();
   session.mutable_labels()->insert(request.labels().begin(), request.labels().end());
   const std::string id = session.session_id();
   registry_->Create(std::move(session), system->adapter);

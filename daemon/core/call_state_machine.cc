@@ -2,7 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/time_util.h"
+#include "daemon/core/proto_time.h"
 
 namespace voipd {
 namespace {
@@ -10,10 +10,6 @@ namespace {
 using adapters::EndOutcome;
 using adapters::ProviderEventKind;
 using voip::v1::CallStatus;
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
-}
 
 CallStatus TerminalStatusFor(EndOutcome outcome, bool answered) {
   // Busy and unavailable describe a call that never connected. A provider
@@ -91,7 +87,7 @@ TransitionResult ApplyProviderEvent(voip::v1::CallSession& session,
 
     case ProviderEventKind::kAnswered:
       if (from == voip::v1::CALL_STATUS_INITIATING || from == voip::v1::CALL_STATUS_RINGING) {
-        *session.mutable_answered_at() = ToProto(now);
+        *session.mutable_answered_at() = ToProtoTimestamp(now);
         return set_status(voip::v1::CALL_STATUS_CONNECTED);
       }
       return Reject(absl::StrCat("answered while ", StatusName(from)));
@@ -126,7 +122,7 @@ TransitionResult ApplyProviderEvent(voip::v1::CallSession& session,
     case ProviderEventKind::kEnded: {
       const bool answered = session.has_answered_at();
       session.set_on_hold(false);
-      *session.mutable_ended_at() = ToProto(now);
+      *session.mutable_ended_at() = ToProtoTimestamp(now);
       auto* reason = session.mutable_end_reason();
       reason->set_error_code(event.error_code);
       reason->set_source(event.source);

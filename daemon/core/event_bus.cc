@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/time_util.h"
+#include "daemon/core/proto_time.h"
 
 namespace voipd {
 
@@ -62,7 +62,7 @@ CallEventPtr EventBus::Publish(voip::v1::CallEvent event, WakeList* deferred) {
   {
     absl::MutexLock lock(&mu_);
     event.set_sequence(next_sequence_++);
-    *event.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+    *event.mutable_time() = ProtoNow();
     event.mutable_session()->set_last_sequence(event.sequence());
     stored = std::make_shared<const voip::v1::CallEvent>(std::move(event));
     log_.push_back(stored);

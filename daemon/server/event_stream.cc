@@ -13,7 +13,7 @@
 #include "adapters/api/voip_error.h"
 #include "daemon/core/call_state_machine.h"
 #include "daemon/server/grpc_status.h"
-#include "google/protobuf/util/time_util.h"
+#include "daemon/core/proto_time.h"
 
 namespace voipd {
 namespace {
@@ -153,7 +153,7 @@ CallEventWriter* NewWatchCallStream(EventBus* bus, CallRegistry* registry,
   auto snapshot = std::make_shared<CallEvent>();
   snapshot->set_type(voip::v1::CALL_EVENT_TYPE_SNAPSHOT);
   snapshot->set_sequence(session->last_sequence());
-  *snapshot->mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  *snapshot->mutable_time() = ProtoNow();
   const uint64_t skip_through = session->last_sequence();
   *snapshot->mutable_session() = std::move(*session);
   reactor->pump()->Start(std::move(*sub), std::move(snapshot), skip_through);

@@ -1,0 +1,32 @@
+#include "clients/voipctl/printer.h"
+
+#include "clients/voipctl/human_format.h"
+#include "clients/voipctl/json_format.h"
+
+namespace voipd::voipctl {
+
+bool Printer::WriteLine(const std::string& line) {
+  // Flush per record: streams are read line by line through pipes, where
+  // stdout would otherwise be block-buffered.
+  out_ << line << '\n' << std::flush;
+  return static_cast<bool>(out_);
+}
+
+bool Printer::Print(const voip::v1::CallSession& session) {
+  return WriteLine(json_ ? ToJson(session) : FormatSession(session));
+}
+
+bool Printer::Print(const voip::v1::CallEvent& event) {
+  return WriteLine(json_ ? ToJson(event) : FormatEvent(event));
+}
+
+bool Printer::Print(const voip::v1::SystemCapabilities& system) {
+  return WriteLine(json_ ? ToJson(system) : FormatSystem(system));
+}
+
+void Printer::PrintError(const RpcError& error) {
+  err_ << FormatError(error) << '\n' << std::flush;
+  if (json_) WriteLine(ErrorToJson(error));
+}
+
+}  // namespace voipd::voipctl
