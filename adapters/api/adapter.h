@@ -78,8 +78,10 @@ class Adapter {
   virtual void Hold(const CallRef& call, bool hold, DoneCallback done) = 0;
   virtual void Mute(const CallRef& call, bool mute, DoneCallback done) = 0;
 
-  // Stops timers and connections; called once before destruction, when no
-  // new operation will be started. Pending callbacks must still be invoked.
+  // Stops timers and connections when the daemon stops; no new operation
+  // starts afterwards. Pending callbacks must still be invoked. An adapter
+  // that a config reload replaced is not told: it is destroyed once its last
+  // call has ended, so its destructor must release what it holds too.
   virtual void Shutdown() {}
 };
 

@@ -1,6 +1,7 @@
 #include "daemon/config/config_loader.h"
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -18,17 +19,43 @@ namespace {
 
 constexpr size_t kMaxEventWindow = 1000000;
 
-absl::Status Invalid(const std::string& source, const std::string& message) {
-  return absl::InvalidArgumentError(absl::StrCat(source, ": ", message));
+// "FILE:LINE: message" for the node a setting came from. Settings left at
+// their default have no node; then the message names only the file.
+absl::Status Invalid(const std::string& source, const YAML::Node& node,
+                     const std::string& message) {
+  std::string where = absl::StrCat(source, ": ");
+  try {
+    if (node.IsDefined()) where = Where(source, node);
+  } catch (const YAML::Exception&) {
+  }
+  return absl::InvalidArgumentError(absl::StrCat(where, message));
+}
+
+// node[key] without yaml-cpp's exceptions for missing parents.
+YAML::Node Child(const YAML::Node& node, const std::string& key) {
+  try {
+    if (node.IsDefined() && node.IsMap()) return node[key];
+  } catch (const YAML::Exception&) {
+  }
+  return YAML::Node(YAML::NodeType::Undefined);
+}
+
+YAML::Node Item(const YAML::Node& node, size_t i) {
+  try {
+    if (node.IsDefined() && node.IsSequence() && i < node.size()) return node[i];
+  } catch (const YAML::Exception&) {
+  }
+  return YAML::Node(YAML::NodeType::Undefined);
 }
 
 // Parses "5s", "1h", "24h" (absl::ParseDuration); empty keeps `fallback`.
 absl::Status ParseDurationField(const std::string& text, const std::string& source,
-                                const std::string& field, absl::Duration* out) {
+                                const YAML::Node& node, const std::string& field,
+                                absl::Duration* out) {
   if (text.empty()) return absl::OkStatus();
   absl::Duration d;
   if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
-    return Invalid(source, absl::StrCat(field, ": '", text,
+    return Invalid(source, node, absl::StrCat(field, ": '", text,
                                         "' is not a positive duration such as 5s, 10m, 24h"));
   }
   *out = d;
@@ -73,9 +100,11 @@ absl::StatusOr<SystemConfig> LoadSystem(const std::string& name, const YAML::Nod
     return s;
   }
   if (absl::Status s = system.factory->Validate(*config); !s.ok()) {
-    // Factories name the field relative to their config; anchor it here.
-    return absl::InvalidArgumentError(
-        absl::StrCat(Where(source, node), path, ".", s.message()));
+    // Factories start the message with the field, relative to their config:
+    // point at that key's line when it was given.
+    const std::string message(s.message());
+    YAML::Node at = Child(node, message.substr(0, message.find(':')));
+    return Invalid(source, at.IsDefined() ? at : node, absl::StrCat(path, ".", message));
   }
   system.fingerprint = Fingerprint(system.type, *config);
   system.config = std::move(config);
@@ -93,7 +122,8 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
         absl::StrCat(source, ":", e.mark.line + 1, ": not valid YAML: ", e.msg));
   }
   if (!root.IsMap()) {
-    return Invalid(source, "expected a YAML mapping of settings (see config/voipd.example.yaml)");
+    return Invalid(source, root,
+                   "expected a YAML mapping of settings (see config/voipd.example.yaml)");
   }
 
   voip::config::v1::DaemonConfig proto;
@@ -103,16 +133,21 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
   settings.source = source;
 
   const YAML::Node systems = root["systems"];
-  if (!systems || systems.IsNull()) {
-    return Invalid(source, "systems: at least one system is required, e.g. "
-                           "`systems: { sandbox: { type: sandbox } }`");
+  if (!systems || systems.IsNull() || (systems.IsMap() && systems.size() == 0)) {
+    return Invalid(source, systems, "systems: at least one system is required, e.g. "
+                                    "`systems: { sandbox: { type: sandbox } }`");
   }
   if (!systems.IsMap()) {
     return absl::InvalidArgumentError(
         absl::StrCat(Where(source, systems), "systems: expected a mapping of name to settings"));
   }
+  std::set<std::string> seen;
   for (const auto& kv : systems) {
     const std::string name = kv.first.Scalar();
+    // yaml-cpp keeps duplicate keys; a silently shadowed system is a trap.
+    if (!seen.insert(name).second) {
+      return Invalid(source, kv.first, absl::StrCat("systems.", name, ": defined twice"));
+    }
     if (name.empty() || name.size() > 64 ||
         !std::all_of(name.begin(), name.end(), [](char c) {
           return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
@@ -135,12 +170,12 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
   settings.listen.assign(proto.listen().begin(), proto.listen().end());
   if (settings.listen.empty()) settings.listen.push_back("127.0.0.1:50051");
   for (size_t i = 0; i < settings.listen.size(); ++i) {
-    if (settings.listen[i].empty()) return Invalid(source, absl::StrCat("listen[", i, "]: is empty"));
+    if (settings.listen[i].empty()) return Invalid(source, Item(Child(root, "listen"), i), absl::StrCat("listen[", i, "]: is empty"));
   }
 
   settings.default_region = proto.default_region().empty() ? "US" : proto.default_region();
   if (!IsKnownRegion(settings.default_region)) {
-    return Invalid(source, absl::StrCat("default_region: '", settings.default_region,
+    return Invalid(source, Child(root, "default_region"), absl::StrCat("default_region: '", settings.default_region,
                                         "' is not an ISO 3166 region such as US or GB"));
   }
 
@@ -149,29 +184,30 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
     settings.default_system = settings.systems.front().name;
   }
   if (!settings.default_system.empty() && !configured(settings.default_system)) {
-    return Invalid(source, absl::StrCat("default_system: '", settings.default_system,
+    return Invalid(source, Child(root, "default_system"), absl::StrCat("default_system: '", settings.default_system,
                                         "' is not one of the configured systems"));
   }
 
   for (int i = 0; i < proto.routes_size(); ++i) {
     const auto& r = proto.routes(i);
     const std::string field = absl::StrCat("routes[", i, "]");
+    const YAML::Node rule = Item(Child(root, "routes"), i);
     if (r.prefix().empty() == r.country().empty()) {
-      return Invalid(source, absl::StrCat(field, ": give exactly one of `prefix` or `country`"));
+      return Invalid(source, rule, absl::StrCat(field, ": give exactly one of `prefix` or `country`"));
     }
     if (!r.prefix().empty() &&
         (r.prefix()[0] != '+' || r.prefix().size() < 2 ||
          !std::all_of(r.prefix().begin() + 1, r.prefix().end(),
                       [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); }))) {
-      return Invalid(source, absl::StrCat(field, ".prefix: '", r.prefix(),
+      return Invalid(source, Child(rule, "prefix"), absl::StrCat(field, ".prefix: '", r.prefix(),
                                           "' must be '+' and digits, e.g. +44"));
     }
     if (!r.country().empty() && !IsKnownRegion(r.country())) {
-      return Invalid(source, absl::StrCat(field, ".country: '", r.country(),
+      return Invalid(source, Child(rule, "country"), absl::StrCat(field, ".country: '", r.country(),
                                           "' is not an ISO 3166 region such as GB"));
     }
     if (!configured(r.system())) {
-      return Invalid(source, absl::StrCat(field, ".system: '", r.system(),
+      return Invalid(source, Child(rule, "system"), absl::StrCat(field, ".system: '", r.system(),
                                           "' is not one of the configured systems"));
     }
     settings.routes.push_back(RouteRule{r.prefix(), r.country(), r.system()});
@@ -179,27 +215,30 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
 
   if (proto.events().window() > 0) settings.event_window = proto.events().window();
   if (settings.event_window > kMaxEventWindow) {
-    return Invalid(source, absl::StrCat("events.window: at most ", kMaxEventWindow));
+    return Invalid(source, Child(Child(root, "events"), "window"),
+                   absl::StrCat("events.window: at most ", kMaxEventWindow));
   }
   settings.subscriber_max_lag = proto.events().subscriber_max_lag() > 0
                                     ? proto.events().subscriber_max_lag()
                                     : std::min<uint64_t>(4096, settings.event_window);
   if (settings.subscriber_max_lag > settings.event_window) {
-    return Invalid(source, "events.subscriber_max_lag: must not exceed events.window");
+    return Invalid(source, Child(Child(root, "events"), "subscriber_max_lag"),
+                   "events.subscriber_max_lag: must not exceed events.window");
   }
 
   const auto& calls = proto.calls();
-  if (absl::Status s = ParseDurationField(calls.ended_retention(), source, "calls.ended_retention",
+  const YAML::Node calls_node = Child(root, "calls");
+  if (absl::Status s = ParseDurationField(calls.ended_retention(), source, Child(calls_node, "ended_retention"), "calls.ended_retention",
                                           &settings.ended_retention);
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = ParseDurationField(calls.idempotency_ttl(), source, "calls.idempotency_ttl",
+  if (absl::Status s = ParseDurationField(calls.idempotency_ttl(), source, Child(calls_node, "idempotency_ttl"), "calls.idempotency_ttl",
                                           &settings.idempotency_ttl);
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = ParseDurationField(calls.end_call_timeout(), source,
+  if (absl::Status s = ParseDurationField(calls.end_call_timeout(), source, Child(calls_node, "end_call_timeout"),
                                           "calls.end_call_timeout", &settings.end_call_timeout);
       !s.ok()) {
     return s;
@@ -210,7 +249,7 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
   if (proto.shutdown().has_end_active_calls()) {
     settings.shutdown_end_active_calls = proto.shutdown().end_active_calls();
   }
-  if (absl::Status s = ParseDurationField(proto.shutdown().grace(), source, "shutdown.grace",
+  if (absl::Status s = ParseDurationField(proto.shutdown().grace(), source, Child(Child(root, "shutdown"), "grace"), "shutdown.grace",
                                           &settings.shutdown_grace);
       !s.ok()) {
     return s;
@@ -219,7 +258,7 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
   if (!proto.log_level().empty()) {
     LogLevel level;
     if (!ParseLogLevel(proto.log_level(), &level)) {
-      return Invalid(source, absl::StrCat("log_level: '", proto.log_level(),
+      return Invalid(source, Child(root, "log_level"), absl::StrCat("log_level: '", proto.log_level(),
                                           "' is not one of error, warn, info, debug"));
     }
     settings.log_level = proto.log_level();

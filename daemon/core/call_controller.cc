@@ -113,7 +113,7 @@ void CallController::WithIdempotency(const std::string& method, const std::strin
 
 void CallController::StartCall(const voip::v1::StartCallRequest& request, SessionCallback done) {
   if (shutting_down_.load()) {
-    std::move(done)(absl::UnavailableError("voipd is shutting down; no new calls"));
+    std::move(done)(MakeVoipError(voip::v1::DAEMON_SHUTDOWN, "voipd is shutting down; no new calls"));
     return;
   }
   if (absl::Status s = ValidateStartCall(request); !s.ok()) {
@@ -269,10 +269,17 @@ void CallController::AwaitEnd(const std::string& session_id, absl::Duration time
     ended.message = why;
     registry_->OnProviderEvent(std::move(ended));
   });
-  registry_->OnTerminal(session_id, [timer, done = std::move(done)](const CallSession& s) mutable {
+  // `done` is shared so that it still runs when the registry no longer knows
+  // the call (retention may prune an ended call before we get here).
+  auto shared_done = std::make_shared<SessionCallback>(std::move(done));
+  const bool known = registry_->OnTerminal(session_id, [timer, shared_done](const CallSession& s) {
     timer->cancel();
-    std::move(done)(s);
+    std::move(*shared_done)(s);
   });
+  if (!known) {
+    timer->cancel();
+    std::move(*shared_done)(SessionNotFoundError(session_id));
+  }
 }
 
 void CallController::Hold(const voip::v1::HoldRequest& request, SessionCallback done) {

@@ -1,5 +1,6 @@
 #include "daemon/core/event_bus.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -19,8 +20,12 @@ bool EventFilter::Matches(const voip::v1::CallEvent& event) const {
 }
 
 Subscription::Subscription(EventBus* bus, EventFilter filter, uint64_t cursor,
-                           std::function<void()> wake)
-    : bus_(bus), filter_(std::move(filter)), cursor_(cursor), wake_(std::move(wake)) {}
+                           uint64_t replay_until, std::function<void()> wake)
+    : bus_(bus),
+      filter_(std::move(filter)),
+      cursor_(cursor),
+      replay_until_(replay_until),
+      wake_(std::move(wake)) {}
 
 Subscription::~Subscription() { Close(); }
 
@@ -29,7 +34,8 @@ absl::StatusOr<CallEventPtr> Subscription::Next() { return bus_->NextFor(this); 
 void Subscription::Close() {
   {
     absl::MutexLock lock(&wake_mu_);
-    if (!wake_) return;
+    if (closed_) return;
+    closed_ = true;
     wake_ = nullptr;
   }
   bus_->Forget(this);
@@ -106,7 +112,7 @@ absl::StatusOr<SubscriptionPtr> EventBus::Subscribe(EventFilter filter,
     }
     cursor = *after_sequence;
   }
-  SubscriptionPtr sub(new Subscription(this, std::move(filter), cursor, std::move(wake)));
+  SubscriptionPtr sub(new Subscription(this, std::move(filter), cursor, last, std::move(wake)));
   all_.emplace(sub.get(), sub);
   return sub;
 }
@@ -115,7 +121,11 @@ absl::StatusOr<CallEventPtr> EventBus::NextFor(Subscription* sub) {
   absl::MutexLock lock(&mu_);
   const uint64_t last = next_sequence_ - 1;
   const uint64_t oldest = log_.empty() ? next_sequence_ : log_.front()->sequence();
-  if (last - sub->cursor_ > max_lag_ || sub->cursor_ + 1 < oldest) {
+  // A resumed subscriber is behind on purpose until it has replayed what it
+  // asked for; after that, any lag is its own slowness. Falling out of the
+  // window is fatal either way.
+  const uint64_t lag = last - std::max(sub->cursor_, sub->replay_until_);
+  if (lag > max_lag_ || sub->cursor_ + 1 < oldest) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "subscriber fell ", last - sub->cursor_, " events behind (limit ", max_lag_,
         "); resume with after_sequence=", sub->cursor_));

@@ -51,15 +51,20 @@ class Subscription {
 
  private:
   friend class EventBus;
-  Subscription(EventBus* bus, EventFilter filter, uint64_t cursor, std::function<void()> wake);
+  Subscription(EventBus* bus, EventFilter filter, uint64_t cursor, uint64_t replay_until,
+               std::function<void()> wake);
   void Wake();
 
   EventBus* const bus_;
   const EventFilter filter_;
   uint64_t cursor_;       // guarded by bus_->mu_
+  // The last sequence when the subscription started: a resume replays up to
+  // it on purpose, so lag is only counted from there on.
+  uint64_t replay_until_;  // guarded by bus_->mu_
   bool waiting_ = false;  // guarded by bus_->mu_
   absl::Mutex wake_mu_;
   std::function<void()> wake_ ABSL_GUARDED_BY(wake_mu_);
+  bool closed_ ABSL_GUARDED_BY(wake_mu_) = false;
 };
 
 using SubscriptionPtr = std::shared_ptr<Subscription>;

@@ -11,10 +11,7 @@ IdempotencyCache::IdempotencyCache(absl::Duration ttl, size_t max_keys)
 void IdempotencyCache::Prune(absl::Time now) {
   while (!expiry_.empty() &&
          (expiry_.front().first + ttl_ <= now || expiry_.size() > max_keys_)) {
-    auto it = entries_.find(expiry_.front().second);
-    // A key still being worked on is never forgotten: its retries must wait.
-    if (it != entries_.end() && !it->second.done) break;
-    if (it != entries_.end()) entries_.erase(it);
+    entries_.erase(expiry_.front().second);
     expiry_.pop_front();
   }
 }
@@ -27,8 +24,9 @@ absl::StatusOr<IdempotencyCache::ClaimOutcome> IdempotencyCache::Claim(
     Prune(now);
     auto it = entries_.find(key);
     if (it == entries_.end()) {
-      entries_[key].fingerprint = fingerprint;
-      expiry_.emplace_back(now, key);
+      Entry& entry = entries_[key];
+      entry.fingerprint = fingerprint;
+      entry.claimed_at = now;
       return ClaimOutcome::kClaimed;
     }
     Entry& entry = it->second;
@@ -53,10 +51,12 @@ void IdempotencyCache::Complete(const std::string& key, Result result) {
   {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
-    if (it == entries_.end()) return;
+    if (it == entries_.end() || it->second.done) return;
     it->second.done = true;
     it->second.result = result;
     waiters.swap(it->second.waiters);
+    expiry_.emplace_back(it->second.claimed_at, key);
+    Prune(it->second.claimed_at);
   }
   for (auto& waiter : waiters) std::move(waiter)(result);
 }

@@ -17,6 +17,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 namespace voipd {
@@ -39,6 +40,7 @@ class IdempotencyCache {
                                      Waiter on_result, absl::Time now);
   // Stores the result of a claimed key and releases the waiters (outside the
   // lock). Unknown keys are ignored.
+  // Expiry counts from the claim, on the clock Claim() was given.
   void Complete(const std::string& key, Result result);
 
   void SetLimits(absl::Duration ttl, size_t max_keys);
@@ -47,6 +49,7 @@ class IdempotencyCache {
  private:
   struct Entry {
     uint64_t fingerprint = 0;
+    absl::Time claimed_at;
     bool done = false;
     Result result = absl::UnknownError("pending");
     std::vector<Waiter> waiters;
@@ -57,7 +60,9 @@ class IdempotencyCache {
   absl::Duration ttl_ ABSL_GUARDED_BY(mu_);
   size_t max_keys_ ABSL_GUARDED_BY(mu_);
   std::unordered_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
-  // Insertion order = expiry order, since the TTL is the same for all keys.
+  // Completed keys in completion order = expiry order (one TTL for all).
+  // Pending keys are not in it: they are never forgotten while their
+  // retries wait, and their number is bounded by the requests in flight.
   std::deque<std::pair<absl::Time, std::string>> expiry_ ABSL_GUARDED_BY(mu_);
 };
 

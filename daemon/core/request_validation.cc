@@ -56,7 +56,8 @@ absl::Status ValidateStartCall(const voip::v1::StartCallRequest& request) {
   if (request.has_ring_timeout()) {
     const auto& t = request.ring_timeout();
     if (t.seconds() < 0 || t.nanos() < 0 || (t.seconds() == 0 && t.nanos() == 0) ||
-        t.seconds() > kMaxRingTimeoutSeconds) {
+        t.seconds() > kMaxRingTimeoutSeconds ||
+        (t.seconds() == kMaxRingTimeoutSeconds && t.nanos() > 0)) {
       return InvalidArgumentError(
           "ring_timeout",
           absl::StrCat("ring_timeout: must be > 0 and at most ", kMaxRingTimeoutSeconds, "s"));
