@@ -88,7 +88,7 @@ TEST(ConfigLoaderTest, EmbeddedDefaultConfigLoads) {
 
 TEST(ConfigLoaderTest, ShippedExampleConfigLoads) {
   // config/voipd.example.yaml is what operators copy; it must stay valid.
-  const std::string path = std::string(VOIPD_TEST_DATA_DIR) + "/../../config/voipd.example.yaml";
+  const std::string path = std::string(VOIPD_SOURCE_DIR) + "/config/voipd.example.yaml";
   absl::StatusOr<DaemonSettings> s = LoadConfigFile(path);
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->source, path);
