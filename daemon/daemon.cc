@@ -8,8 +8,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
+#include "daemon/core/call_state_machine.h"
 #include "daemon/logging.h"
+#include "daemon/observability/call_metrics.h"
+#include "daemon/observability/heartbeat.h"
+#include "daemon/observability/metrics_http_server.h"
+#include "daemon/observability/sd_notify.h"
+#include "daemon/security/listener_policy.h"
 #include "daemon/server/grpc_server.h"
+#include "daemon/server/socket_activation.h"
 
 namespace voipd {
 
@@ -23,6 +30,9 @@ Daemon::~Daemon() {
 void Daemon::ApplyLimits(const DaemonSettings& settings) {
   LogLevel level;
   if (ParseLogLevel(settings.log_level, &level)) SetLogLevel(level);
+  SetLogJson(settings.log_format == "json");
+  authorizer_.SetTokens(settings.security.tokens);
+  limiter_->SetLimits(settings.security.tokens);
   bus_->Resize(settings.event_window, settings.subscriber_max_lag);
   registry_->SetLimits(RegistryLimits{settings.ended_retention, settings.max_ended_calls});
   idempotency_->SetLimits(settings.idempotency_ttl, settings.idempotency_max_keys);
@@ -61,7 +71,27 @@ absl::Status Daemon::Start(const DaemonSettings& settings) {
       bus_.get(), RegistryLimits{settings.ended_retention, settings.max_ended_calls});
   idempotency_ =
       std::make_unique<IdempotencyCache>(settings.idempotency_ttl, settings.idempotency_max_keys);
+  limiter_ = std::make_unique<CallLimiter>([registry = registry_.get()](const std::string& id) {
+    absl::StatusOr<voip::v1::CallSession> s = registry->Snapshot(id);
+    return s.ok() && !IsTerminal(s->status());
+  });
   ApplyLimits(settings);
+
+  GrpcServerOptions options{settings.listen, {}, settings.security};
+  absl::StatusOr<std::vector<int>> activated = TakeActivatedSockets();
+  if (!activated.ok()) return activated.status();
+  if (!activated->empty()) {
+    options.activated_fds = *activated;
+    std::vector<std::string> addresses;
+    for (int fd : *activated) addresses.push_back(DescribeSocket(fd));
+    if (absl::Status s = CheckListenerExposure(addresses, settings.security,
+                                               "socket-activated listener");
+        !s.ok()) {
+      return s;
+    }
+    LogInfo("daemon", absl::StrCat("socket-activated: serving on ", absl::StrJoin(addresses, ", "),
+                                   " instead of `listen`"));
+  }
 
   absl::StatusOr<SystemTablePtr> systems = BuildSystems(settings, nullptr);
   if (!systems.ok()) return systems.status();
@@ -72,16 +102,100 @@ absl::Status Daemon::Start(const DaemonSettings& settings) {
     auto guard = boost::asio::make_work_guard(*io);
     io->run();
   });
-  absl::StatusOr<std::unique_ptr<GrpcServer>> server =
-      GrpcServer::Start(settings.listen, controller_.get(), registry_.get(), bus_.get());
+  if (absl::Status s = StartObservability(settings); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(
+      options, ServiceDeps{controller_.get(), registry_.get(), bus_.get(), &authorizer_,
+                           limiter_.get(), &metrics_});
   if (!server.ok()) return server.status();
   server_ = std::move(*server);
+  server_->SetServing(DefaultSystemHealthy());
   std::vector<std::string> names;
   for (const auto& s : settings.systems) names.push_back(absl::StrCat(s.name, " (", s.type, ")"));
   LogInfo("daemon", absl::StrCat("listening on ", absl::StrJoin(server_->bound_addresses(), ", "),
                                  "; systems: ", absl::StrJoin(names, ", "),
-                                 "; default: ", settings.default_system));
+                                 "; default: ", settings.default_system,
+                                 authorizer_.enabled()
+                                     ? absl::StrCat("; ", settings.security.tokens.size(),
+                                                    " tokens")
+                                     : "; no client authentication",
+                                 settings.security.tls.enabled() ? "; TLS" : ""));
+
+  // Keepalives at a third of WatchdogSec leave room for a slow tick; without
+  // a watchdog the tick still refreshes STATUS= and the health service.
+  const std::optional<absl::Duration> watchdog = WatchdogTimeout();
+  watchdog_ = watchdog.has_value();
+  const absl::Duration period =
+      watchdog ? std::max(absl::Milliseconds(50), std::min(absl::Seconds(1), *watchdog / 3))
+               : absl::Seconds(1);
+  heartbeat_ = std::make_unique<Heartbeat>(io_.get(), period, [this] { Tick(); });
+  heartbeat_->Start();
   return absl::OkStatus();
+}
+
+absl::Status Daemon::StartObservability(const DaemonSettings& settings) {
+  absl::StatusOr<std::unique_ptr<CallMetrics>> call_metrics =
+      CallMetrics::Start(bus_.get(), &metrics_);
+  if (!call_metrics.ok()) return call_metrics.status();
+  call_metrics_ = std::move(*call_metrics);
+  metrics_.AddCollector([this](std::string* out) { CollectGauges(out); });
+  if (settings.metrics_listen.empty()) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
+      MetricsHttpServer::Start(settings.metrics_listen, [this] { return metrics_.Render(); });
+  if (!http.ok()) return http.status();
+  metrics_server_ = std::move(*http);
+  LogInfo("daemon", absl::StrCat("metrics on http://", metrics_server_->address(), "/metrics"));
+  return absl::OkStatus();
+}
+
+void Daemon::CollectGauges(std::string* out) const {
+  std::vector<std::pair<MetricLabels, double>> active;
+  std::vector<std::pair<MetricLabels, double>> up;
+  const std::map<std::string, int> counts = registry_->ActiveCountBySystem();
+  for (const auto& [name, entry] : controller_->systems()->systems()) {
+    auto it = counts.find(name);
+    active.push_back({{{"system", name}}, it == counts.end() ? 0.0 : it->second});
+    const adapters::Health health = entry.adapter->health();
+    up.push_back({{{"system", name}, {"type", entry.type}},
+                  health.state == adapters::Health::State::kHealthy    ? 1.0
+                  : health.state == adapters::Health::State::kDegraded ? 0.5
+                                                                       : 0.0});
+  }
+  Metrics::AppendGauge(out, "voipd_active_calls", "Calls not yet in a terminal state.", active);
+  Metrics::AppendGauge(out, "voipd_system_up",
+                       "Adapter connection state: 1 healthy, 0.5 degraded, 0 down.", up);
+  // The metrics feed itself is a subscriber; do not count it.
+  const double subscribers = static_cast<double>(bus_->subscriber_count()) - 1;
+  Metrics::AppendGauge(out, "voipd_active_subscribers", "Open WatchCall/SubscribeCallEvents streams.",
+                       {{{}, std::max(0.0, subscribers)}});
+  Metrics::AppendGauge(out, "voipd_event_bus_last_sequence", "Sequence of the newest event.",
+                       {{{}, static_cast<double>(bus_->last_sequence())}});
+  Metrics::AppendGauge(out, "voipd_ready", "1 while grpc.health.v1 reports SERVING.",
+                       {{{}, !stopping_.load() && DefaultSystemHealthy() ? 1.0 : 0.0}});
+}
+
+bool Daemon::DefaultSystemHealthy() const {
+  SystemTablePtr systems = controller_->systems();
+  const SystemEntry* entry = systems->Find(systems->default_system());
+  // No default system: routing decides per call; nothing to judge here.
+  if (entry == nullptr) return true;
+  return entry->adapter->health().state != adapters::Health::State::kUnhealthy;
+}
+
+std::string Daemon::StatusLine() const {
+  int active = 0;
+  for (const auto& [name, n] : registry_->ActiveCountBySystem()) active += n;
+  return absl::StrCat(active, " active calls");
+}
+
+void Daemon::Tick() {
+  if (stopping_.load()) return;
+  if (watchdog_) NotifyWatchdog();
+  std::string status = StatusLine();
+  if (status != last_status_) {
+    NotifyStatus(status);
+    last_status_ = std::move(status);
+  }
+  if (server_) server_->SetServing(DefaultSystemHealthy());
 }
 
 absl::Status Daemon::Reload() {
@@ -102,14 +216,31 @@ absl::Status Daemon::Reload() {
                                     systems.status().message()));
     return systems.status();
   }
+  if (absl::Status s = CheckListenerExposure(server_->bound_addresses(), settings->security,
+                                             "listen");
+      !s.ok()) {
+    LogError("daemon", absl::StrCat("reload rejected, keeping the running config: ", s.message()));
+    return s;
+  }
   if (settings->listen != settings_.listen) {
     LogWarn("daemon", "reload: `listen` changes take effect only after a restart");
+  }
+  if (settings->metrics_listen != settings_.metrics_listen ||
+      settings->security.unix_socket.mode != settings_.security.unix_socket.mode ||
+      settings->security.unix_socket.group != settings_.security.unix_socket.group ||
+      settings->security.tls.cert_file != settings_.security.tls.cert_file ||
+      settings->security.tls.client_ca_file != settings_.security.tls.client_ca_file) {
+    LogWarn("daemon", "reload: metrics, unix_socket and tls file settings take effect only "
+                      "after a restart (renewed certificate files are re-read by themselves)");
   }
   controller_->SetSystems(*systems, ControllerLimits{settings->end_call_timeout});
   ApplyLimits(*settings);
   // Adapters that left the table stop once their last call has ended (the
   // calls hold them); the ones still running are shared with the new table.
   settings->listen = settings_.listen;
+  settings->metrics_listen = settings_.metrics_listen;
+  settings->security.tls = settings_.security.tls;
+  settings->security.unix_socket = settings_.security.unix_socket;
   settings_ = std::move(*settings);
   LogInfo("daemon", absl::StrCat("reloaded ", config_path_));
   return absl::OkStatus();
@@ -118,6 +249,8 @@ absl::Status Daemon::Reload() {
 void Daemon::Shutdown() {
   if (stopped_ || !controller_) return;
   stopped_ = true;
+  stopping_.store(true);
+  if (heartbeat_) heartbeat_->Stop();
   controller_->BeginShutdown();
   if (server_) server_->SetServing(false);
   if (settings_.shutdown_end_active_calls) {
@@ -135,7 +268,14 @@ void Daemon::Shutdown() {
   for (const auto& [name, entry] : controller_->systems()->systems()) entry.adapter->Shutdown();
   io_->stop();
   if (io_thread_.joinable()) io_thread_.join();
+  heartbeat_.reset();
+  metrics_server_.reset();
+  call_metrics_.reset();
   LogInfo("daemon", "stopped");
+}
+
+std::string Daemon::metrics_address() const {
+  return metrics_server_ ? metrics_server_->address() : std::string();
 }
 
 std::vector<std::string> Daemon::listen_addresses() const {

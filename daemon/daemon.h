@@ -2,6 +2,7 @@
 // graceful SIGTERM shutdown. Signals themselves are handled in main.cc.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -15,6 +16,9 @@
 #include "daemon/core/event_bus.h"
 #include "daemon/core/idempotency_cache.h"
 #include "daemon/core/system_table.h"
+#include "daemon/observability/metrics.h"
+#include "daemon/security/authorizer.h"
+#include "daemon/security/call_limiter.h"
 
 namespace boost::asio {
 class io_context;
@@ -23,6 +27,9 @@ class io_context;
 namespace voipd {
 
 class GrpcServer;
+class CallMetrics;
+class Heartbeat;
+class MetricsHttpServer;
 
 class Daemon {
  public:
@@ -38,11 +45,20 @@ class Daemon {
   void Shutdown();
 
   std::vector<std::string> listen_addresses() const;
+  // "host:port" of the metrics endpoint; empty when it is off.
+  std::string metrics_address() const;
+  // "N active calls", for systemd's STATUS=.
+  std::string StatusLine() const;
 
  private:
   absl::StatusOr<SystemTablePtr> BuildSystems(const DaemonSettings& settings,
                                               const SystemTable* previous);
   void ApplyLimits(const DaemonSettings& settings);
+  absl::Status StartObservability(const DaemonSettings& settings);
+  // Runs on the io_context: watchdog keepalive, STATUS=, health.
+  void Tick();
+  bool DefaultSystemHealthy() const;
+  void CollectGauges(std::string* out) const;
 
   const std::string config_path_;
   DaemonSettings settings_;
@@ -54,6 +70,15 @@ class Daemon {
   std::unique_ptr<IdempotencyCache> idempotency_;
   std::unique_ptr<CallController> controller_;
   std::unique_ptr<GrpcServer> server_;
+  Metrics metrics_;
+  Authorizer authorizer_;
+  std::unique_ptr<CallLimiter> limiter_;
+  std::unique_ptr<CallMetrics> call_metrics_;
+  std::unique_ptr<MetricsHttpServer> metrics_server_;
+  std::unique_ptr<Heartbeat> heartbeat_;
+  bool watchdog_ = false;
+  std::string last_status_;  // touched only by Tick (io thread)
+  std::atomic<bool> stopping_{false};
   bool stopped_ = false;
 };
 

@@ -16,19 +16,21 @@
 #include "daemon/config/config_loader.h"
 #include "daemon/daemon.h"
 #include "daemon/logging.h"
+#include "daemon/observability/sd_notify.h"
 
 namespace {
 
 constexpr char kDefaultConfigPath[] = "/etc/voipd/voipd.yaml";
 
 // Written atomically once listeners are up, for tests and scripts that must
-// know the chosen port: {"listen": ["127.0.0.1:PORT"], "pid": N}.
-bool WriteReadyFile(const std::string& path, const std::vector<std::string>& listen) {
+// know the chosen port: {"listen": ["127.0.0.1:PORT"], "metrics": "127.0.0.1:PORT", "pid": N}.
+bool WriteReadyFile(const std::string& path, const std::vector<std::string>& listen,
+                    const std::string& metrics) {
   std::string json = "{\"listen\": [";
   for (size_t i = 0; i < listen.size(); ++i) {
     absl::StrAppend(&json, i ? ", " : "", "\"", listen[i], "\"");
   }
-  absl::StrAppend(&json, "], \"pid\": ", getpid(), "}\n");
+  absl::StrAppend(&json, "], \"metrics\": \"", metrics, "\", \"pid\": ", getpid(), "}\n");
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
@@ -93,21 +95,27 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "voipd: cannot start: %s\n", std::string(started.message()).c_str());
     return 1;
   }
-  if (!ready_file.empty() && !WriteReadyFile(ready_file, daemon.listen_addresses())) {
+  if (!ready_file.empty() &&
+      !WriteReadyFile(ready_file, daemon.listen_addresses(), daemon.metrics_address())) {
     std::fprintf(stderr, "voipd: cannot write ready file %s\n", ready_file.c_str());
     daemon.Shutdown();
     return 1;
   }
+  // Listeners and adapters are up: Type=notify start-up ends here.
+  voipd::NotifyReady(daemon.StatusLine());
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
       voipd::LogInfo("daemon", "SIGHUP: reloading configuration");
+      voipd::NotifyReloading();
       (void)daemon.Reload();  // errors are logged; the old config stays
+      voipd::NotifyReady(daemon.StatusLine());
       continue;
     }
     voipd::LogInfo("daemon", absl::StrCat(sig == SIGTERM ? "SIGTERM" : "SIGINT",
                                           ": shutting down"));
+    voipd::NotifyStopping();
     daemon.Shutdown();
     return 0;
   }

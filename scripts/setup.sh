@@ -8,9 +8,10 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake ninja-build ccache pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
-  libboost-dev libphonenumber-dev libyaml-cpp-dev libcli11-dev libssl-dev
-  libgtest-dev libgmock-dev libre-dev)
-test_pkgs=(python3 python3-grpcio python3-protobuf sip-tester baresip kamailio)
+  libboost-dev libphonenumber-dev libyaml-cpp-dev libcli11-dev libssl-dev libsystemd-dev
+  libgtest-dev libgmock-dev libre-dev libcurl4-openssl-dev nlohmann-json3-dev)
+test_pkgs=(python3 python3-grpcio python3-protobuf sip-tester baresip kamailio
+  systemd openssl dpkg-dev)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then
@@ -36,5 +37,8 @@ if [[ "${1:-}" == "--test" ]]; then
   root=$(cd "$(dirname "$0")/.." && pwd)
   if [[ -f "$root/tests/integration/node/package.json" ]]; then
     (cd "$root/tests/integration/node" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  if [[ -f "$root/tests/integration/twilio/package.json" ]]; then
+    (cd "$root/tests/integration/twilio" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 fi

@@ -131,4 +131,25 @@ absl::Status WithCallContext(const absl::Status& status, absl::string_view sessi
   return out;
 }
 
+absl::Status RateLimitedError(std::string message, absl::string_view limit) {
+  voip::v1::VoipError error;
+  error.set_error_code(voip::v1::RATE_LIMITED);
+  error.set_message(std::move(message));
+  (*error.mutable_details())["limit"] = std::string(limit);
+  return MakeVoipError(std::move(error));
+}
+
+absl::Status UnauthenticatedError(std::string message) {
+  voip::v1::VoipError error;
+  error.set_message(std::move(message));
+  return MakeVoipError(std::move(error), absl::StatusCode::kUnauthenticated);
+}
+
+absl::Status PermissionDeniedError(std::string message, absl::string_view required_scope) {
+  voip::v1::VoipError error;
+  error.set_message(std::move(message));
+  (*error.mutable_details())["required_scope"] = std::string(required_scope);
+  return MakeVoipError(std::move(error), absl::StatusCode::kPermissionDenied);
+}
+
 }  // namespace voipd

@@ -36,6 +36,13 @@ absl::Status InvalidArgumentError(std::string field, std::string message);
 absl::Status SessionNotFoundError(absl::string_view session_id);
 absl::Status InvalidStateError(absl::string_view session_id, std::string message);
 absl::Status UnsupportedOperationError(absl::string_view system, absl::string_view operation);
+// RESOURCE_EXHAUSTED + RATE_LIMITED; `limit` names the limit in details["limit"].
+absl::Status RateLimitedError(std::string message, absl::string_view limit);
+// UNAUTHENTICATED / PERMISSION_DENIED. voip.v1.ErrorCode has no value of its
+// own for these, so the VoipError carries ERROR_CODE_UNSPECIFIED and says
+// what is missing in details["required_scope"].
+absl::Status UnauthenticatedError(std::string message);
+absl::Status PermissionDeniedError(std::string message, absl::string_view required_scope);
 
 // The attached VoipError, if the status carries one.
 std::optional<voip::v1::VoipError> GetVoipError(const absl::Status& status);

@@ -11,6 +11,7 @@
 #include "daemon/config/yaml_to_proto.h"
 #include "daemon/core/number_normalizer.h"
 #include "daemon/logging.h"
+#include "daemon/security/security_config.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
@@ -262,6 +263,19 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
                                           "' is not one of error, warn, info, debug"));
     }
     settings.log_level = proto.log_level();
+  }
+  if (!proto.log_format().empty()) {
+    if (proto.log_format() != "text" && proto.log_format() != "json") {
+      return Invalid(source, Child(root, "log_format"),
+                     absl::StrCat("log_format: '", proto.log_format(), "' is not text or json"));
+    }
+    settings.log_format = proto.log_format();
+  }
+  settings.metrics_listen = proto.metrics().listen();
+  if (absl::Status s = LoadSecuritySettings(proto, root, source, settings.listen,
+                                            &settings.security);
+      !s.ok()) {
+    return s;
   }
   return settings;
 }

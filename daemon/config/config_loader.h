@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "adapters/api/adapter_factory.h"
 #include "daemon/core/router.h"
+#include "daemon/security/security_settings.h"
 #include "google/protobuf/message.h"
 #include "voip/config/v1/daemon.pb.h"
 
@@ -41,6 +42,9 @@ struct DaemonSettings {
   bool shutdown_end_active_calls = true;
   absl::Duration shutdown_grace = absl::Seconds(5);
   std::string log_level = "info";
+  std::string log_format = "text";  // or "json"
+  std::string metrics_listen;       // empty: no metrics endpoint
+  SecuritySettings security;
 };
 
 // The configuration used when no file exists at the default path: the

@@ -22,7 +22,8 @@ using voip::v1::CallEvent;
 
 class StreamPump : public std::enable_shared_from_this<StreamPump> {
  public:
-  StreamPump(CallEventWriter* writer, bool watch) : writer_(writer), watch_(watch) {}
+  StreamPump(CallEventWriter* writer, bool watch, EventBus* bus, Metrics* metrics)
+      : writer_(writer), watch_(watch), bus_(bus), metrics_(metrics) {}
 
   // `first` (WatchCall's snapshot) is written before anything from `sub`;
   // events up to `skip_through` are then skipped as already contained in it.
@@ -73,6 +74,9 @@ class StreamPump : public std::enable_shared_from_this<StreamPump> {
     while (next == nullptr) {
       absl::StatusOr<CallEventPtr> event = sub_->Next();
       if (!event.ok()) {
+        if (absl::IsResourceExhausted(event.status())) {
+          metrics_->CounterAdd(kSubscribersDropped, {});
+        }
         Finish(ToGrpcStatus(event.status()));
         return;
       }
@@ -80,6 +84,10 @@ class StreamPump : public std::enable_shared_from_this<StreamPump> {
       if ((*event)->sequence() > skip_through_) next = std::move(*event);
     }
     if (watch_ && IsTerminal(next->session().status())) finish_after_write_ = true;
+    const uint64_t last = bus_->last_sequence();
+    metrics_->HistogramObserve(
+        kEventDeliveryLag, {},
+        last > next->sequence() ? static_cast<double>(last - next->sequence()) : 0.0);
     current_ = std::move(next);
     in_flight_.store(true);
     writer_->StartWrite(current_.get());  // may run OnWriteDone inline
@@ -87,6 +95,8 @@ class StreamPump : public std::enable_shared_from_this<StreamPump> {
 
   CallEventWriter* const writer_;
   const bool watch_;
+  EventBus* const bus_;
+  Metrics* const metrics_;
   SubscriptionPtr sub_;
   std::atomic<int> requests_{0};
   std::atomic<bool> in_flight_{false};
@@ -102,7 +112,8 @@ class StreamPump : public std::enable_shared_from_this<StreamPump> {
 
 class EventStreamReactor final : public CallEventWriter {
  public:
-  explicit EventStreamReactor(bool watch) : pump_(std::make_shared<StreamPump>(this, watch)) {}
+  EventStreamReactor(bool watch, EventBus* bus, Metrics* metrics)
+      : pump_(std::make_shared<StreamPump>(this, watch, bus, metrics)) {}
   std::shared_ptr<StreamPump> pump() { return pump_; }
 
   void OnWriteDone(bool ok) override { pump_->OnWriteDone(ok); }
@@ -131,12 +142,14 @@ std::function<void()> WakeFor(const std::shared_ptr<StreamPump>& pump) {
 
 }  // namespace
 
-CallEventWriter* NewWatchCallStream(EventBus* bus, CallRegistry* registry,
+CallEventWriter* NewFailedStream(const absl::Status& status) { return new FailedStream(status); }
+
+CallEventWriter* NewWatchCallStream(EventBus* bus, CallRegistry* registry, Metrics* metrics,
                                     const std::string& session_id) {
   if (session_id.empty()) {
     return new FailedStream(InvalidArgumentError("session_id", "session_id: is required"));
   }
-  auto* reactor = new EventStreamReactor(/*watch=*/true);
+  auto* reactor = new EventStreamReactor(/*watch=*/true, bus, metrics);
   EventFilter filter;
   filter.session_id = session_id;
   // Subscribe before taking the snapshot so that no change can fall between
@@ -160,7 +173,7 @@ CallEventWriter* NewWatchCallStream(EventBus* bus, CallRegistry* registry,
   return reactor;
 }
 
-CallEventWriter* NewSubscribeStream(EventBus* bus,
+CallEventWriter* NewSubscribeStream(EventBus* bus, Metrics* metrics,
                                     const voip::v1::SubscribeCallEventsRequest& request) {
   EventFilter filter;
   filter.session_id = request.filter().session_id();
@@ -168,7 +181,7 @@ CallEventWriter* NewSubscribeStream(EventBus* bus,
   filter.labels.insert(request.filter().labels().begin(), request.filter().labels().end());
   std::optional<uint64_t> after;
   if (request.has_after_sequence()) after = request.after_sequence();
-  auto* reactor = new EventStreamReactor(/*watch=*/false);
+  auto* reactor = new EventStreamReactor(/*watch=*/false, bus, metrics);
   absl::StatusOr<SubscriptionPtr> sub =
       bus->Subscribe(std::move(filter), after, WakeFor(reactor->pump()));
   if (!sub.ok()) {

@@ -5,6 +5,7 @@
 
 #include "daemon/core/call_registry.h"
 #include "daemon/core/event_bus.h"
+#include "daemon/observability/metrics.h"
 #include "voip/v1/voip_service.pb.h"
 
 namespace voipd {
@@ -12,10 +13,14 @@ namespace voipd {
 using CallEventWriter = grpc::ServerWriteReactor<voip::v1::CallEvent>;
 
 // WatchCall: the call's snapshot, then each change; OK after the terminal event.
-CallEventWriter* NewWatchCallStream(EventBus* bus, CallRegistry* registry,
+CallEventWriter* NewWatchCallStream(EventBus* bus, CallRegistry* registry, Metrics* metrics,
                                     const std::string& session_id);
 
 // SubscribeCallEvents: every matching event, resuming after a sequence.
-CallEventWriter* NewSubscribeStream(EventBus* bus, const voip::v1::SubscribeCallEventsRequest& req);
+CallEventWriter* NewSubscribeStream(EventBus* bus, Metrics* metrics,
+                                    const voip::v1::SubscribeCallEventsRequest& req);
+
+// A stream that ends at once with `status` (e.g. UNAUTHENTICATED).
+CallEventWriter* NewFailedStream(const absl::Status& status);
 
 }  // namespace voipd

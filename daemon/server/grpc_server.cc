@@ -1,48 +1,82 @@
 #include "daemon/server/grpc_server.h"
 
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_posix.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "daemon/logging.h"
+#include "daemon/server/server_credentials.h"
+#include "daemon/server/socket_activation.h"
 #include "daemon/server/voip_service.h"
 
 namespace voipd {
 
 struct GrpcServer::Impl {
   std::unique_ptr<VoipServiceImpl> service;
-  std::unique_ptr<grpc::Server> server;
+  absl::Mutex mu;  // guards server against SetServing racing Shutdown
+  std::unique_ptr<grpc::Server> server ABSL_GUARDED_BY(mu);
+  std::unique_ptr<FdAcceptor> acceptor;  // socket activation only
   std::vector<std::string> bound;
 };
 
-GrpcServer::GrpcServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+namespace {
 
-GrpcServer::~GrpcServer() {
-  if (impl_->server) {
-    impl_->server->Shutdown();
-    impl_->server->Wait();
+// chmod/chown a unix listener after bind: gRPC creates it with the umask.
+absl::Status ApplyUnixSocketSettings(const std::string& address,
+                                     const UnixSocketSettings& settings) {
+  if (!absl::StartsWith(address, "unix:")) return absl::OkStatus();
+  std::string path = address.substr(5);
+  if (absl::StartsWith(path, "//")) path = path.substr(2);  // unix:///abs/path
+  if (settings.mode >= 0 && chmod(path.c_str(), static_cast<mode_t>(settings.mode)) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot chmod ", path, ": ", std::strerror(errno)));
   }
+  if (!settings.group.empty()) {
+    group* g = getgrnam(settings.group.c_str());
+    if (g == nullptr || chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot give ", path, " to group ", settings.group, ": ", std::strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
-    const std::vector<std::string>& listen, CallController* controller, CallRegistry* registry,
-    EventBus* bus) {
+}  // namespace
+
+GrpcServer::GrpcServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+GrpcServer::~GrpcServer() { Shutdown(absl::ZeroDuration()); }
+
+absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions& options,
+                                                              const ServiceDeps& deps) {
   auto impl = std::make_unique<Impl>();
-  impl->service = std::make_unique<VoipServiceImpl>(controller, registry, bus);
+  impl->service = std::make_unique<VoipServiceImpl>(deps);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // Oversized requests are refused by gRPC before any handler sees them.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(options.security.max_request_bytes));
+  const bool activated = !options.activated_fds.empty();
+  const std::vector<std::string> listen = activated ? std::vector<std::string>{} : options.listen;
   std::vector<int> ports(listen.size(), 0);
   for (size_t i = 0; i < listen.size(); ++i) {
-    // TLS and tokens are configured per listener in production (docs/security.md);
-    // the default listener is loopback-only.
-    builder.AddListeningPort(listen[i], grpc::InsecureServerCredentials(), &ports[i]);
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
+        ServerCredentialsFor(listen[i], options.security.tls);
+    if (!creds.ok()) return creds.status();
+    builder.AddListeningPort(listen[i], *creds, &ports[i]);
   }
   builder.RegisterService(impl->service.get());
-  impl->server = builder.BuildAndStart();
-  if (!impl->server) {
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", absl::StrJoin(listen, ", "),
                      " (address in use, or not an address of this host?)"));
@@ -55,7 +89,26 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     if (!absl::StartsWith(address, "unix:") && absl::EndsWith(address, ":0")) {
       address = absl::StrCat(address.substr(0, address.size() - 1), ports[i]);
     }
+    if (absl::Status s = ApplyUnixSocketSettings(address, options.security.unix_socket);
+        !s.ok()) {
+      return s;
+    }
     impl->bound.push_back(std::move(address));
+  }
+  if (activated) {
+    // Plaintext only: gRPC 1.51 adopts accepted fds without TLS.
+    if (options.security.tls.enabled()) {
+      LogWarn("server", "socket-activated listeners serve plaintext gRPC; tls applies only to "
+                        "`listen` addresses");
+    }
+    for (int fd : options.activated_fds) impl->bound.push_back(DescribeSocket(fd));
+    grpc::Server* raw = server.get();
+    impl->acceptor = std::make_unique<FdAcceptor>(
+        options.activated_fds, [raw](int fd) { grpc::AddInsecureChannelFromFd(raw, fd); });
+  }
+  {
+    absl::MutexLock lock(&impl->mu);
+    impl->server = std::move(server);
   }
   return std::unique_ptr<GrpcServer>(new GrpcServer(std::move(impl)));
 }
@@ -63,16 +116,24 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
 const std::vector<std::string>& GrpcServer::bound_addresses() const { return impl_->bound; }
 
 void GrpcServer::SetServing(bool serving) {
+  absl::MutexLock lock(&impl_->mu);
+  if (!impl_->server) return;
   if (auto* health = impl_->server->GetHealthCheckService()) {
     health->SetServingStatus(serving);
   }
 }
 
 void GrpcServer::Shutdown(absl::Duration deadline) {
-  if (!impl_->server) return;
-  impl_->server->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline));
-  impl_->server->Wait();
-  impl_->server.reset();
+  // Stop handing new connections to the server before it goes away.
+  impl_->acceptor.reset();
+  std::unique_ptr<grpc::Server> server;
+  {
+    absl::MutexLock lock(&impl_->mu);
+    server = std::move(impl_->server);
+  }
+  if (!server) return;
+  server->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline));
+  server->Wait();
 }
 
 }  // namespace voipd

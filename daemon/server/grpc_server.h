@@ -1,5 +1,6 @@
 // The gRPC listener: VoipService, grpc.health.v1.Health and server
-// reflection. Kept behind a pimpl so that gRPC's heavy headers stay in
+// reflection, on TCP (optionally TLS/mTLS), unix sockets and sockets passed
+// by systemd. Kept behind a pimpl so that gRPC's heavy headers stay in
 // daemon/server/.
 #pragma once
 
@@ -12,20 +13,40 @@
 #include "daemon/core/call_controller.h"
 #include "daemon/core/call_registry.h"
 #include "daemon/core/event_bus.h"
+#include "daemon/observability/metrics.h"
+#include "daemon/security/authorizer.h"
+#include "daemon/security/call_limiter.h"
+#include "daemon/security/security_settings.h"
 
 namespace voipd {
+
+// What the service needs from the rest of the daemon; all outlive the server.
+struct ServiceDeps {
+  CallController* controller = nullptr;
+  CallRegistry* registry = nullptr;
+  EventBus* bus = nullptr;
+  const Authorizer* authorizer = nullptr;
+  CallLimiter* limiter = nullptr;
+  Metrics* metrics = nullptr;
+};
+
+struct GrpcServerOptions {
+  std::vector<std::string> listen;  // ignored when activated_fds is not empty
+  std::vector<int> activated_fds;   // socket activation: inherited listeners
+  SecuritySettings security;
+};
 
 class GrpcServer {
  public:
   // Binds every address ("127.0.0.1:0" picks a free port) and starts serving.
-  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(const std::vector<std::string>& listen,
-                                                           CallController* controller,
-                                                           CallRegistry* registry, EventBus* bus);
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(const GrpcServerOptions& options,
+                                                           const ServiceDeps& deps);
   ~GrpcServer();
 
   // The addresses actually bound, with port 0 replaced by the chosen port.
   const std::vector<std::string>& bound_addresses() const;
-  // grpc.health.v1: SERVING or NOT_SERVING.
+  // grpc.health.v1: SERVING or NOT_SERVING. Safe from any thread, also
+  // after Shutdown (then a no-op).
   void SetServing(bool serving);
   // Stops accepting RPCs, lets running ones finish until `deadline`, then
   // cancels the rest.

@@ -1,7 +1,13 @@
 #include "daemon/server/voip_service.h"
 
+#include <memory>
+
+#include "absl/strings/escaping.h"
+#include "adapters/api/voip_error.h"
+#include "daemon/security/tenant_scope.h"
+#include "daemon/security/token_hash.h"
 #include "daemon/server/event_stream.h"
-#include "daemon/server/grpc_status.h"
+#include "daemon/server/rpc_context.h"
 
 namespace voipd {
 namespace {
@@ -10,29 +16,74 @@ using voip::v1::CallSession;
 
 // Finishes `reactor` with the controller's result. The response object is
 // owned by gRPC and stays valid until Finish.
-CallController::SessionCallback Reply(grpc::ServerUnaryReactor* reactor, CallSession* response) {
-  return [reactor, response](absl::StatusOr<CallSession> result) {
-    if (result.ok()) *response = std::move(*result);
-    reactor->Finish(ToGrpcStatus(result.status()));
+CallController::SessionCallback Reply(std::shared_ptr<RpcContext> rpc,
+                                      grpc::ServerUnaryReactor* reactor, CallSession* response,
+                                      std::string session_id) {
+  return [rpc, reactor, response, session_id](absl::StatusOr<CallSession> result) {
+    std::string id = session_id;
+    if (result.ok()) {
+      id = result->session_id();
+      *response = std::move(*result);
+    }
+    rpc->Finish(reactor, result.status(), id);
   };
 }
 
-template <typename T>
-grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* ctx, absl::StatusOr<T> result,
-                                    T* response) {
-  auto* reactor = ctx->DefaultReactor();
-  if (result.ok()) *response = std::move(*result);
-  reactor->Finish(ToGrpcStatus(result.status()));
-  return reactor;
+// request_id keys belong to the token that sent them: without this, one
+// tenant could replay (and so read) another tenant's StartCall by guessing
+// its request_id. A digest keeps the key within the 128-byte limit.
+template <typename Request>
+void ScopeRequestId(const Principal& principal, Request* request) {
+  if (request->request_id().empty() || principal.name == "anonymous" ||
+      request->request_id().size() > 128) {
+    return;  // oversize ids are refused by validation with the right field
+  }
+  request->set_request_id(absl::BytesToHexString(
+      Sha256(absl::StrCat(principal.name, "\n", request->request_id()))));
 }
 
 }  // namespace
+
+absl::Status VoipServiceImpl::CheckVisible(const Principal& principal,
+                                           const std::string& session_id) const {
+  if (principal.labels.empty()) return absl::OkStatus();
+  voip::v1::GetCallStatusRequest query;
+  query.set_session_id(session_id);
+  absl::StatusOr<CallSession> session = deps_.controller->GetCallStatus(query);
+  if (!session.ok()) return session.status();
+  if (!CanSee(principal, session->labels())) return SessionNotFoundError(session_id);
+  return absl::OkStatus();
+}
 
 grpc::ServerUnaryReactor* VoipServiceImpl::StartCall(grpc::CallbackServerContext* ctx,
                                                      const voip::v1::StartCallRequest* request,
                                                      CallSession* response) {
   auto* reactor = ctx->DefaultReactor();
-  controller_->StartCall(*request, Reply(reactor, response));
+  auto rpc = std::make_shared<RpcContext>(ctx, deps_, "StartCall");
+  absl::StatusOr<Principal> principal = rpc->Authorize("");
+  if (!principal.ok()) {
+    rpc->Finish(reactor, principal.status(), "");
+    return reactor;
+  }
+  if (absl::Status limited = deps_.limiter->Acquire(principal->name); !limited.ok()) {
+    const auto error = GetVoipError(limited);
+    deps_.metrics->CounterAdd(kRateLimited,
+                              {{"token", principal->name},
+                               {"limit", error ? error->details().at("limit") : ""}});
+    rpc->Finish(reactor, limited, "");
+    return reactor;
+  }
+  voip::v1::StartCallRequest scoped = *request;
+  ForceLabels(*principal, scoped.mutable_labels());
+  ScopeRequestId(*principal, &scoped);
+  CallLimiter* limiter = deps_.limiter;
+  deps_.controller->StartCall(
+      scoped, [rpc, reactor, response, limiter,
+               name = principal->name](absl::StatusOr<CallSession> result) mutable {
+        limiter->Release(name, result.ok() ? std::optional<std::string>(result->session_id())
+                                           : std::nullopt);
+        Reply(rpc, reactor, response, "")(std::move(result));
+      });
   return reactor;
 }
 
@@ -40,54 +91,119 @@ grpc::ServerUnaryReactor* VoipServiceImpl::EndCall(grpc::CallbackServerContext* 
                                                    const voip::v1::EndCallRequest* request,
                                                    CallSession* response) {
   auto* reactor = ctx->DefaultReactor();
-  controller_->EndCall(*request, Reply(reactor, response));
+  auto rpc = std::make_shared<RpcContext>(ctx, deps_, "EndCall");
+  absl::StatusOr<Principal> principal = rpc->Authorize(request->session_id());
+  absl::Status visible =
+      principal.ok() ? CheckVisible(*principal, request->session_id()) : principal.status();
+  if (!visible.ok()) {
+    rpc->Finish(reactor, visible, request->session_id());
+    return reactor;
+  }
+  voip::v1::EndCallRequest scoped = *request;
+  ScopeRequestId(*principal, &scoped);
+  deps_.controller->EndCall(scoped, Reply(rpc, reactor, response, request->session_id()));
   return reactor;
 }
 
 grpc::ServerUnaryReactor* VoipServiceImpl::GetCallStatus(
     grpc::CallbackServerContext* ctx, const voip::v1::GetCallStatusRequest* request,
     CallSession* response) {
-  return FinishNow(ctx, controller_->GetCallStatus(*request), response);
+  auto* reactor = ctx->DefaultReactor();
+  RpcContext rpc(ctx, deps_, "GetCallStatus");
+  absl::StatusOr<Principal> principal = rpc.Authorize(request->session_id());
+  absl::StatusOr<CallSession> result =
+      principal.ok() ? deps_.controller->GetCallStatus(*request)
+                     : absl::StatusOr<CallSession>(principal.status());
+  if (result.ok() && !CanSee(*principal, result->labels())) {
+    result = SessionNotFoundError(request->session_id());
+  }
+  if (result.ok()) *response = std::move(*result);
+  rpc.Finish(reactor, result.status(), request->session_id());
+  return reactor;
+}
+
+template <typename Request>
+grpc::ServerUnaryReactor* VoipServiceImpl::Toggle(
+    grpc::CallbackServerContext* ctx, const char* method, const Request* request,
+    CallSession* response,
+    void (CallController::*op)(const Request&, CallController::SessionCallback)) {
+  auto* reactor = ctx->DefaultReactor();
+  auto rpc = std::make_shared<RpcContext>(ctx, deps_, method);
+  absl::StatusOr<Principal> principal = rpc->Authorize(request->session_id());
+  absl::Status visible =
+      principal.ok() ? CheckVisible(*principal, request->session_id()) : principal.status();
+  if (!visible.ok()) {
+    rpc->Finish(reactor, visible, request->session_id());
+    return reactor;
+  }
+  Request scoped = *request;
+  ScopeRequestId(*principal, &scoped);
+  (deps_.controller->*op)(scoped, Reply(rpc, reactor, response, request->session_id()));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* VoipServiceImpl::Hold(grpc::CallbackServerContext* ctx,
                                                 const voip::v1::HoldRequest* request,
                                                 CallSession* response) {
-  auto* reactor = ctx->DefaultReactor();
-  controller_->Hold(*request, Reply(reactor, response));
-  return reactor;
+  return Toggle(ctx, "Hold", request, response, &CallController::Hold);
 }
 
 grpc::ServerUnaryReactor* VoipServiceImpl::Mute(grpc::CallbackServerContext* ctx,
                                                 const voip::v1::MuteRequest* request,
                                                 CallSession* response) {
-  auto* reactor = ctx->DefaultReactor();
-  controller_->Mute(*request, Reply(reactor, response));
-  return reactor;
+  return Toggle(ctx, "Mute", request, response, &CallController::Mute);
 }
 
 grpc::ServerUnaryReactor* VoipServiceImpl::ListCalls(grpc::CallbackServerContext* ctx,
                                                      const voip::v1::ListCallsRequest* request,
                                                      voip::v1::ListCallsResponse* response) {
-  return FinishNow(ctx, controller_->ListCalls(*request), response);
+  auto* reactor = ctx->DefaultReactor();
+  RpcContext rpc(ctx, deps_, "ListCalls");
+  absl::StatusOr<Principal> principal = rpc.Authorize("");
+  if (!principal.ok()) {
+    rpc.Finish(reactor, principal.status(), "");
+    return reactor;
+  }
+  voip::v1::ListCallsRequest scoped = *request;
+  ForceLabels(*principal, scoped.mutable_labels());
+  absl::StatusOr<voip::v1::ListCallsResponse> result = deps_.controller->ListCalls(scoped);
+  if (result.ok()) *response = std::move(*result);
+  rpc.Finish(reactor, result.status(), "");
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* VoipServiceImpl::GetCapabilities(
     grpc::CallbackServerContext* ctx, const voip::v1::GetCapabilitiesRequest*,
     voip::v1::GetCapabilitiesResponse* response) {
-  return FinishNow(ctx, absl::StatusOr<voip::v1::GetCapabilitiesResponse>(
-                            controller_->GetCapabilities()),
-                   response);
+  auto* reactor = ctx->DefaultReactor();
+  RpcContext rpc(ctx, deps_, "GetCapabilities");
+  absl::StatusOr<Principal> principal = rpc.Authorize("");
+  if (principal.ok()) *response = deps_.controller->GetCapabilities();
+  rpc.Finish(reactor, principal.status(), "");
+  return reactor;
 }
 
 grpc::ServerWriteReactor<voip::v1::CallEvent>* VoipServiceImpl::WatchCall(
-    grpc::CallbackServerContext*, const voip::v1::WatchCallRequest* request) {
-  return NewWatchCallStream(bus_, registry_, request->session_id());
+    grpc::CallbackServerContext* ctx, const voip::v1::WatchCallRequest* request) {
+  RpcContext rpc(ctx, deps_, "WatchCall");
+  absl::StatusOr<Principal> principal = rpc.Authorize(request->session_id());
+  if (!principal.ok()) return NewFailedStream(principal.status());
+  if (!request->session_id().empty()) {
+    if (absl::Status s = CheckVisible(*principal, request->session_id()); !s.ok()) {
+      return NewFailedStream(s);
+    }
+  }
+  return NewWatchCallStream(deps_.bus, deps_.registry, deps_.metrics, request->session_id());
 }
 
 grpc::ServerWriteReactor<voip::v1::CallEvent>* VoipServiceImpl::SubscribeCallEvents(
-    grpc::CallbackServerContext*, const voip::v1::SubscribeCallEventsRequest* request) {
-  return NewSubscribeStream(bus_, *request);
+    grpc::CallbackServerContext* ctx, const voip::v1::SubscribeCallEventsRequest* request) {
+  RpcContext rpc(ctx, deps_, "SubscribeCallEvents");
+  absl::StatusOr<Principal> principal = rpc.Authorize(request->filter().session_id());
+  if (!principal.ok()) return NewFailedStream(principal.status());
+  voip::v1::SubscribeCallEventsRequest scoped = *request;
+  ForceLabels(*principal, scoped.mutable_filter()->mutable_labels());
+  return NewSubscribeStream(deps_.bus, deps_.metrics, scoped);
 }
 
 }  // namespace voipd

@@ -1,19 +1,17 @@
-// voip.v1.VoipService on gRPC's callback API: each method hands the request
-// to the CallController and finishes the RPC from the controller's callback,
-// so no thread waits on a provider.
+// voip.v1.VoipService on gRPC's callback API: each method authorizes the
+// caller, applies its tenant restriction and limits, hands the request to
+// the CallController and finishes the RPC from the controller's callback, so
+// no thread waits on a provider.
 #pragma once
 
-#include "daemon/core/call_controller.h"
-#include "daemon/core/call_registry.h"
-#include "daemon/core/event_bus.h"
+#include "daemon/server/grpc_server.h"
 #include "voip/v1/voip_service.grpc.pb.h"
 
 namespace voipd {
 
 class VoipServiceImpl final : public voip::v1::VoipService::CallbackService {
  public:
-  VoipServiceImpl(CallController* controller, CallRegistry* registry, EventBus* bus)
-      : controller_(controller), registry_(registry), bus_(bus) {}
+  explicit VoipServiceImpl(const ServiceDeps& deps) : deps_(deps) {}
 
   grpc::ServerUnaryReactor* StartCall(grpc::CallbackServerContext* ctx,
                                       const voip::v1::StartCallRequest* request,
@@ -43,9 +41,18 @@ class VoipServiceImpl final : public voip::v1::VoipService::CallbackService {
       const voip::v1::SubscribeCallEventsRequest* request) override;
 
  private:
-  CallController* const controller_;
-  CallRegistry* const registry_;
-  EventBus* const bus_;
+  // A tenant-restricted caller may only touch calls it can see; others'
+  // calls are reported as not found.
+  absl::Status CheckVisible(const Principal& principal, const std::string& session_id) const;
+
+  // Hold and Mute have the same shape.
+  template <typename Request>
+  grpc::ServerUnaryReactor* Toggle(grpc::CallbackServerContext* ctx, const char* method,
+                                   const Request* request, voip::v1::CallSession* response,
+                                   void (CallController::*op)(const Request&,
+                                                              CallController::SessionCallback));
+
+  const ServiceDeps deps_;
 };
 
 }  // namespace voipd

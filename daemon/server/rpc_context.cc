@@ -1,0 +1,63 @@
+#include "daemon/server/rpc_context.h"
+
+#include "absl/strings/str_cat.h"
+#include "daemon/logging.h"
+#include "daemon/security/scopes.h"
+#include "daemon/server/grpc_status.h"
+
+namespace voipd {
+namespace {
+
+std::string CodeName(absl::StatusCode code) {
+  return absl::StatusCodeToString(code);
+}
+
+}  // namespace
+
+void AuditLine(bool allowed, absl::string_view token, absl::string_view peer,
+               absl::string_view method, absl::string_view session_id,
+               absl::string_view outcome) {
+  LogWithFields(allowed ? LogLevel::kInfo : LogLevel::kWarn, "audit",
+                allowed ? "allowed" : "denied",
+                {{"token", token}, {"peer", peer}, {"rpc", method}, {"session_id", session_id},
+                 {"outcome", outcome}});
+}
+
+RpcContext::RpcContext(grpc::CallbackServerContext* ctx, const ServiceDeps& deps,
+                       const char* method)
+    : deps_(deps), method_(method), peer_(ctx->peer()), start_(absl::Now()) {
+  const auto& metadata = ctx->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it != metadata.end()) authorization_.emplace(it->second.data(), it->second.size());
+}
+
+absl::StatusOr<Principal> RpcContext::Authorize(absl::string_view session_id) {
+  absl::StatusOr<Principal> principal = deps_.authorizer->Authorize(
+      authorization_.has_value() ? std::optional<absl::string_view>(*authorization_)
+                                 : std::nullopt,
+      method_);
+  if (!principal.ok()) {
+    const std::string reason = CodeName(principal.status().code());
+    deps_.metrics->CounterAdd(kAuthFailures, {{"rpc", method_}, {"reason", reason}});
+    // The token name is only known when the token matched but lacked scope.
+    AuditLine(false, "-", peer_, method_, session_id, principal.status().message());
+    return principal.status();
+  }
+  principal_name_ = principal->name;
+  return principal;
+}
+
+void RpcContext::Finish(grpc::ServerUnaryReactor* reactor, const absl::Status& status,
+                        absl::string_view session_id) const {
+  deps_.metrics->HistogramObserve(kRpcDuration, {{"method", method_}},
+                                  absl::ToDoubleSeconds(absl::Now() - start_));
+  deps_.metrics->CounterAdd(kRpcs, {{"method", method_}, {"code", CodeName(status.code())}});
+  const std::optional<Scope> scope = RequiredScope(method_);
+  if (scope == kScopeCallsWrite && principal_name_ != "-") {
+    AuditLine(true, principal_name_, peer_, method_, session_id,
+              status.ok() ? "OK" : CodeName(status.code()));
+  }
+  reactor->Finish(ToGrpcStatus(status));
+}
+
+}  // namespace voipd

@@ -1,0 +1,47 @@
+// The per-RPC edge work every VoipService method shares: authenticate and
+// authorize the caller, write the audit line, and finish unary RPCs while
+// recording their latency. gRPC-specific, so it lives in daemon/server/.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "daemon/security/principal.h"
+#include "daemon/server/grpc_server.h"
+
+namespace voipd {
+
+class RpcContext {
+ public:
+  RpcContext(grpc::CallbackServerContext* ctx, const ServiceDeps& deps, const char* method);
+
+  // Checks the bearer token and the method's scope. On failure logs the
+  // audit line, counts it, and returns the status to finish with.
+  absl::StatusOr<Principal> Authorize(absl::string_view session_id);
+
+  // Finishes a unary RPC: metrics, and for calls:write methods (and every
+  // refusal) an audit line naming the token, peer, RPC and session.
+  void Finish(grpc::ServerUnaryReactor* reactor, const absl::Status& status,
+              absl::string_view session_id) const;
+
+  const char* method() const { return method_; }
+  const std::string& principal_name() const { return principal_name_; }
+
+ private:
+  const ServiceDeps deps_;
+  const char* const method_;
+  const std::string peer_;
+  const absl::Time start_;
+  std::optional<std::string> authorization_;  // the header, never logged
+  std::string principal_name_ = "-";
+};
+
+// Writes one audit line. Never given a token or hash: only the token name.
+void AuditLine(bool allowed, absl::string_view token, absl::string_view peer,
+               absl::string_view method, absl::string_view session_id, absl::string_view outcome);
+
+}  // namespace voipd

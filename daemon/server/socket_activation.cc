@@ -1,0 +1,119 @@
+#include "daemon/server/socket_activation.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <utility>  // before asio (toolchain notes)
+
+#include <thread>
+
+#include <boost/asio/basic_socket_acceptor.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/socket_base.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/logging.h"
+
+namespace voipd {
+
+absl::StatusOr<std::vector<int>> TakeActivatedSockets() {
+  const int n = sd_listen_fds(/*unset_environment=*/1);
+  if (n < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("socket activation: sd_listen_fds failed: ", std::strerror(-n)));
+  }
+  std::vector<int> fds;
+  for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; ++fd) {
+    if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, /*listening=*/1) <= 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "socket activation: fd ", fd, " is not a listening stream socket (the .socket unit "
+          "must use ListenStream= and Accept=no)"));
+    }
+    fds.push_back(fd);
+  }
+  return fds;
+}
+
+std::string DescribeSocket(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "fd:" + std::to_string(fd);
+  char host[INET6_ADDRSTRLEN] = {};
+  switch (addr.ss_family) {
+    case AF_INET: {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);
+      inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+      return absl::StrCat(host, ":", ntohs(in->sin_port));
+    }
+    case AF_INET6: {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+      inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+      return absl::StrCat("[", host, "]:", ntohs(in6->sin6_port));
+    }
+    case AF_UNIX: {
+      const auto* un = reinterpret_cast<const sockaddr_un*>(&addr);
+      return absl::StrCat("unix:", un->sun_path);
+    }
+  }
+  return "fd:" + std::to_string(fd);
+}
+
+using GenericAcceptor = boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol>;
+
+struct FdAcceptor::Impl {
+  boost::asio::io_context io;
+  std::vector<std::unique_ptr<GenericAcceptor>> acceptors;
+  std::function<void(int)> on_connection;
+  std::thread thread;
+
+  // Waits for readiness and accepts with accept4 ourselves: the connection
+  // goes to gRPC as a raw fd, never through an Asio socket object.
+  void Wait(GenericAcceptor* acceptor) {
+    acceptor->async_wait(boost::asio::socket_base::wait_read,
+                         [this, acceptor](const boost::system::error_code& ec) {
+                           if (ec) return;  // cancelled: shutting down
+                           for (;;) {
+                             const int fd = accept4(acceptor->native_handle(), nullptr, nullptr,
+                                                    SOCK_NONBLOCK | SOCK_CLOEXEC);
+                             if (fd < 0) break;  // EAGAIN: drained; errors: retry on next wake
+                             on_connection(fd);
+                           }
+                           Wait(acceptor);
+                         });
+  }
+};
+
+FdAcceptor::FdAcceptor(std::vector<int> listeners, std::function<void(int fd)> on_connection)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->on_connection = std::move(on_connection);
+  for (int fd : listeners) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    auto acceptor = std::make_unique<GenericAcceptor>(impl_->io);
+    boost::system::error_code ec;
+    acceptor->assign(boost::asio::generic::stream_protocol(addr.ss_family, 0), fd, ec);
+    if (ec) {
+      LogError("server", absl::StrCat("socket activation: cannot use fd ", fd, ": ", ec.message()));
+      continue;
+    }
+    acceptor->non_blocking(true, ec);
+    impl_->Wait(acceptor.get());
+    impl_->acceptors.push_back(std::move(acceptor));
+  }
+  Impl* raw = impl_.get();
+  impl_->thread = std::thread([raw] { raw->io.run(); });
+}
+
+FdAcceptor::~FdAcceptor() {
+  impl_->io.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  // The acceptors close their fds when destroyed with impl_.
+}
+
+}  // namespace voipd

@@ -1,0 +1,149 @@
+"""Shared helpers of the production-readiness suite (security, systemd,
+observability): config snippets with freshly generated tokens, a throwaway
+PKI made with the openssl CLI at test time (never committed), gRPC stubs."""
+import hashlib
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+
+import grpc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration", "harness"))
+
+import voipd_harness  # noqa: E402
+import voipd_protos  # noqa: E402
+
+P = voipd_protos.load([os.path.join(HERE, "protos")], ["health_watch.proto"])
+pb = P.voip_service_pb2
+cpb = P.call_pb2
+epb = P.errors_pb2
+health_pb2 = P.modules["health_watch_pb2"]
+health_pb2_grpc = P.modules["health_watch_pb2_grpc"]
+
+RPC_TIMEOUT = 10
+WAIT = 10
+ANSWERS = "+12015550100"
+BUSY = "+12015550101"
+TERMINAL = {cpb.CALL_STATUS_DISCONNECTED, cpb.CALL_STATUS_FAILED, cpb.CALL_STATUS_BUSY,
+            cpb.CALL_STATUS_UNAVAILABLE}
+
+BASE = """\
+listen: [%(listen)s]
+default_region: US
+default_system: sandbox
+systems:
+  sandbox: { type: sandbox, time_scale: 20 }
+"""
+
+
+def base_config(listen='"127.0.0.1:0"'):
+    return BASE % {"listen": listen}
+
+
+def new_token():
+    return "vt_" + secrets.token_urlsafe(24)
+
+
+def sha256_hex(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_yaml(name, token, scopes, labels=None, extra=""):
+    line = "    - { name: %s, sha256: %s, scopes: [%s]" % (name, sha256_hex(token), ", ".join(scopes))
+    if labels:
+        line += ", labels: { %s }" % ", ".join("%s: %s" % kv for kv in labels.items())
+    if extra:
+        line += ", " + extra
+    return line + " }\n"
+
+
+def stub(addr, credentials=None, options=()):
+    channel = (grpc.secure_channel(addr, credentials, options=list(options)) if credentials
+               else grpc.insecure_channel(addr))
+    return channel, P.voip_service_pb2_grpc.VoipServiceStub(channel)
+
+
+def auth(token):
+    return (("authorization", "Bearer " + token),)
+
+
+def voip_error(e):
+    return P.voip_error(e)
+
+
+def start_call(s, token, number=ANSWERS, **fields):
+    return s.StartCall(pb.StartCallRequest(to=cpb.ContactPhoneNumber(number=number), **fields),
+                       metadata=auth(token) if token else None, timeout=RPC_TIMEOUT)
+
+
+def wait_terminal(s, token, session_id, deadline=WAIT):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        call = s.GetCallStatus(pb.GetCallStatusRequest(session_id=session_id),
+                               metadata=auth(token) if token else None, timeout=RPC_TIMEOUT)
+        if call.status in TERMINAL:
+            return call
+        time.sleep(0.02)
+    raise AssertionError("call %s not terminal after %ss" % (session_id, deadline))
+
+
+def wait_for(predicate, what, deadline=WAIT):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class Pki:
+    """A throwaway CA, server and client certificates in a temp dir."""
+
+    def __init__(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="voipd-pki-")
+        self.dir = self.tmp.name
+        self.ca = self._ca("ca")
+        self.other_ca = self._ca("other-ca")
+        self.server = self._leaf("server", "ca", san="IP:127.0.0.1,DNS:localhost")
+        self.client = self._leaf("client", "ca")
+        self.untrusted_client = self._leaf("untrusted-client", "other-ca")
+        self.expired_client = self._leaf("expired-client", "ca", days=-1)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def read(self, name):
+        with open(self.path(name), "rb") as f:
+            return f.read()
+
+    def _run(self, *args):
+        subprocess.run(["openssl"] + list(args), check=True, cwd=self.dir,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def _ca(self, name):
+        self._run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                  "-nodes", "-keyout", name + ".key", "-out", name + ".crt", "-days", "2",
+                  "-subj", "/CN=" + name)
+        return name
+
+    def _leaf(self, name, ca, san=None, days=2):
+        self._run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                  "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name)
+        args = ["x509", "-req", "-in", name + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key",
+                "-CAcreateserial", "-out", name + ".crt", "-days", str(days)]
+        if san:
+            ext = self.path(name + ".ext")
+            with open(ext, "w") as f:
+                f.write("subjectAltName=%s\n" % san)
+            args += ["-extfile", ext]
+        self._run(*args)
+        return name
+
+    def cleanup(self):
+        self.tmp.cleanup()

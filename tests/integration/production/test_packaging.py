@@ -1,0 +1,52 @@
+"""`cmake --install` puts files in FHS places and `cpack -G DEB` builds a
+package with the unit, sysusers/tmpfiles snippets and maintainer scripts
+that enable the service. (Installing the .deb is not exercised here: it
+would change the test machine.)"""
+import os
+import subprocess
+import tempfile
+import unittest
+
+BUILD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(os.environ["VOIPD_BIN"])))
+
+EXPECTED = ["usr/sbin/voipd", "usr/bin/voipctl", "usr/lib/systemd/system/voipd.service",
+            "usr/lib/systemd/system/voipd.socket", "usr/lib/sysusers.d/voipd.conf",
+            "usr/lib/tmpfiles.d/voipd.conf", "usr/share/doc/voipd/voipd.example.yaml",
+            "usr/share/doc/voipd/operations.md"]
+
+
+class PackagingTest(unittest.TestCase):
+    def test_cmake_install_layout(self):
+        with tempfile.TemporaryDirectory(prefix="voipd-install-") as dest:
+            subprocess.run(["cmake", "--install", BUILD_DIR, "--prefix", "/usr"], check=True,
+                           env=dict(os.environ, DESTDIR=dest), stdout=subprocess.DEVNULL)
+            for path in EXPECTED:
+                self.assertTrue(os.path.exists(os.path.join(dest, path)), path)
+
+    def test_deb_package(self):
+        with tempfile.TemporaryDirectory(prefix="voipd-deb-") as out:
+            subprocess.run(["cpack", "-G", "DEB", "-B", out, "--config",
+                            os.path.join(BUILD_DIR, "CPackConfig.cmake")], check=True,
+                           cwd=BUILD_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            debs = [f for f in os.listdir(out) if f.endswith(".deb")]
+            self.assertEqual(len(debs), 1, os.listdir(out))
+            deb = os.path.join(out, debs[0])
+            listing = subprocess.run(["dpkg-deb", "-c", deb], check=True,
+                                     stdout=subprocess.PIPE).stdout.decode()
+            for path in EXPECTED:
+                self.assertIn("./" + path, listing)
+            depends = subprocess.run(["dpkg-deb", "-f", deb, "Depends"], check=True,
+                                     stdout=subprocess.PIPE).stdout.decode()
+            for dep in ("systemd", "libgrpc++1.51", "libsystemd0", "libssl3"):
+                self.assertIn(dep, depends)
+            control = os.path.join(out, "control")
+            subprocess.run(["dpkg-deb", "-e", deb, control], check=True)
+            with open(os.path.join(control, "postinst")) as f:
+                postinst = f.read()
+            self.assertIn("systemd-sysusers voipd.conf", postinst)
+            self.assertIn("deb-systemd-helper enable voipd.service", postinst)
+            self.assertTrue(os.access(os.path.join(control, "postinst"), os.X_OK))
+
+
+if __name__ == "__main__":
+    unittest.main()

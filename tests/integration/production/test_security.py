@@ -1,0 +1,318 @@
+"""Bearer tokens and scopes, tenant isolation, per-token limits, the
+refusal of unauthenticated public listeners, TLS/mTLS and unix-socket
+permissions, against the real voipd binary.
+
+Tokens are generated per run and only their SHA-256 goes into the config;
+certificates come from a throwaway CA made with the openssl CLI."""
+import os
+import signal
+import stat
+import subprocess
+import unittest
+
+import grpc
+
+from prod_common import (ANSWERS, RPC_TIMEOUT, Pki, auth, base_config, cpb, epb, new_token,
+                         pb, start_call, stub, token_yaml, voip_error, voipd_harness, wait_for,
+                         wait_terminal)
+
+
+class TokenTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.reader, cls.writer, cls.admin = new_token(), new_token(), new_token()
+        cls.acme, cls.globex = new_token(), new_token()
+        config = base_config() + "auth:\n  tokens:\n" + "".join([
+            token_yaml("reader", cls.reader, ["calls:read"]),
+            token_yaml("writer", cls.writer, ["calls:write"]),
+            token_yaml("ops", cls.admin, ["admin"]),
+            token_yaml("acme", cls.acme, ["calls:read", "calls:write"], {"tenant": "acme"}),
+            token_yaml("globex", cls.globex, ["calls:read", "calls:write"], {"tenant": "globex"}),
+        ])
+        cls.daemon = voipd_harness.Voipd(config_text=config).start()
+        cls.channel, cls.stub = stub(cls.daemon.addr)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.channel.close()
+        cls.daemon.__exit__(None, None, None)
+
+    def assertCode(self, fn, code):
+        with self.assertRaises(grpc.RpcError) as ctx:
+            fn()
+        self.assertEqual(ctx.exception.code(), code, ctx.exception.details())
+        return ctx.exception
+
+    def test_missing_and_wrong_tokens_are_unauthenticated(self):
+        list_calls = lambda md: self.stub.ListCalls(pb.ListCallsRequest(), metadata=md,
+                                                    timeout=RPC_TIMEOUT)
+        e = self.assertCode(lambda: list_calls(None), grpc.StatusCode.UNAUTHENTICATED)
+        self.assertIsNotNone(voip_error(e))
+        self.assertCode(lambda: list_calls(auth("not-a-token")), grpc.StatusCode.UNAUTHENTICATED)
+        self.assertCode(lambda: list_calls((("authorization", "Basic " + self.admin),)),
+                        grpc.StatusCode.UNAUTHENTICATED)
+        self.assertCode(lambda: self.stub.GetCapabilities(pb.GetCapabilitiesRequest(),
+                                                          timeout=RPC_TIMEOUT),
+                        grpc.StatusCode.UNAUTHENTICATED)
+        stream = self.stub.SubscribeCallEvents(pb.SubscribeCallEventsRequest(), timeout=RPC_TIMEOUT)
+        self.assertCode(lambda: next(stream), grpc.StatusCode.UNAUTHENTICATED)
+        log = self.daemon.log()
+        self.assertIn("denied", log)
+        self.assertIn("rpc=ListCalls", log)
+
+    def test_scopes(self):
+        e = self.assertCode(lambda: start_call(self.stub, self.reader),
+                            grpc.StatusCode.PERMISSION_DENIED)
+        self.assertEqual(voip_error(e).details["required_scope"], "calls:write")
+        call = start_call(self.stub, self.writer)
+        self.assertCode(lambda: self.stub.GetCallStatus(
+            pb.GetCallStatusRequest(session_id=call.session_id), metadata=auth(self.writer),
+            timeout=RPC_TIMEOUT), grpc.StatusCode.PERMISSION_DENIED)
+        got = self.stub.GetCallStatus(pb.GetCallStatusRequest(session_id=call.session_id),
+                                      metadata=auth(self.reader), timeout=RPC_TIMEOUT)
+        self.assertEqual(got.session_id, call.session_id)
+        self.assertCode(lambda: self.stub.EndCall(pb.EndCallRequest(session_id=call.session_id),
+                                                  metadata=auth(self.reader), timeout=RPC_TIMEOUT),
+                        grpc.StatusCode.PERMISSION_DENIED)
+        self.stub.EndCall(pb.EndCallRequest(session_id=call.session_id), metadata=auth(self.admin),
+                          timeout=RPC_TIMEOUT)
+        self.stub.GetCapabilities(pb.GetCapabilitiesRequest(), metadata=auth(self.admin),
+                                  timeout=RPC_TIMEOUT)
+        # The audit line names the token and the session, never the token itself.
+        log = self.daemon.log()
+        self.assertRegex(log, r"audit: allowed token=ops .*rpc=EndCall session_id=%s" %
+                         call.session_id)
+        self.assertIn("lacks scope calls:write", log)
+        for secret in (self.reader, self.writer, self.admin):
+            self.assertNotIn(secret, log)
+
+    def test_tenant_isolation(self):
+        # acme asks for another tenant's label: the token's label wins.
+        mine = start_call(self.stub, self.acme, labels={"tenant": "globex", "crm": "42"})
+        self.assertEqual(mine.labels["tenant"], "acme")
+        self.assertEqual(mine.labels["crm"], "42")
+        theirs = start_call(self.stub, self.globex)
+        self.assertEqual(theirs.labels["tenant"], "globex")
+
+        for rpc in (lambda: self.stub.GetCallStatus(pb.GetCallStatusRequest(
+                        session_id=theirs.session_id), metadata=auth(self.acme),
+                        timeout=RPC_TIMEOUT),
+                    lambda: self.stub.EndCall(pb.EndCallRequest(session_id=theirs.session_id),
+                                              metadata=auth(self.acme), timeout=RPC_TIMEOUT),
+                    lambda: self.stub.Hold(pb.HoldRequest(session_id=theirs.session_id, hold=True),
+                                           metadata=auth(self.acme), timeout=RPC_TIMEOUT),
+                    lambda: next(self.stub.WatchCall(pb.WatchCallRequest(
+                        session_id=theirs.session_id), metadata=auth(self.acme),
+                        timeout=RPC_TIMEOUT))):
+            e = self.assertCode(rpc, grpc.StatusCode.NOT_FOUND)
+            self.assertEqual(voip_error(e).error_code, epb.SESSION_NOT_FOUND)
+        # globex's call is untouched by acme's attempt to end it.
+        still = self.stub.GetCallStatus(pb.GetCallStatusRequest(session_id=theirs.session_id),
+                                        metadata=auth(self.globex), timeout=RPC_TIMEOUT)
+        self.assertNotIn(still.status, (cpb.CALL_STATUS_DISCONNECTED,))
+
+        ids = lambda token, **f: {c.session_id for c in self.stub.ListCalls(
+            pb.ListCallsRequest(**f), metadata=auth(token), timeout=RPC_TIMEOUT).calls}
+        self.assertIn(mine.session_id, ids(self.acme))
+        self.assertNotIn(theirs.session_id, ids(self.acme))
+        self.assertNotIn(theirs.session_id, ids(self.acme, labels={"tenant": "globex"}))
+        self.assertTrue({mine.session_id, theirs.session_id} <= ids(self.admin))
+
+        # The event stream replays everything since sequence 0 but only acme's.
+        events = self.stub.SubscribeCallEvents(pb.SubscribeCallEventsRequest(after_sequence=0),
+                                               metadata=auth(self.acme), timeout=3)
+        seen = set()
+        try:
+            for ev in events:
+                seen.add(ev.session.session_id)
+                self.assertEqual(ev.session.labels["tenant"], "acme")
+                if mine.session_id in seen:
+                    break
+        finally:
+            events.cancel()
+        self.assertIn(mine.session_id, seen)
+        self.assertNotIn(theirs.session_id, seen)
+        for token, call in ((self.acme, mine), (self.globex, theirs)):
+            self.stub.EndCall(pb.EndCallRequest(session_id=call.session_id),
+                              metadata=auth(token), timeout=RPC_TIMEOUT)
+
+    def test_request_ids_are_per_token(self):
+        a = start_call(self.stub, self.acme, request_id="order-1")
+        b = start_call(self.stub, self.globex, request_id="order-1")
+        self.assertNotEqual(a.session_id, b.session_id)
+        self.assertEqual(start_call(self.stub, self.acme, request_id="order-1").session_id,
+                         a.session_id)
+        for token, call in ((self.acme, a), (self.globex, b)):
+            self.stub.EndCall(pb.EndCallRequest(session_id=call.session_id),
+                              metadata=auth(token), timeout=RPC_TIMEOUT)
+
+    def test_oversized_request_is_refused(self):
+        e = self.assertCode(lambda: start_call(self.stub, self.admin,
+                                               **{"from": "x" * (70 * 1024)}),
+                            grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.assertIn("larger than max", e.details())
+
+
+class LimitTest(unittest.TestCase):
+    def test_rate_limit_and_concurrency_cap(self):
+        burst, capped = new_token(), new_token()
+        config = base_config() + "auth:\n  tokens:\n" + "".join([
+            token_yaml("burst", burst, ["calls:write", "calls:read"],
+                       extra="start_calls_per_minute: 1, start_call_burst: 2"),
+            token_yaml("capped", capped, ["calls:write", "calls:read"],
+                       extra="max_concurrent_calls: 1"),
+        ]) + "metrics: { listen: \"127.0.0.1:0\" }\n"
+        with voipd_harness.Voipd(config_text=config) as d:
+            channel, s = stub(d.addr)
+            with channel:
+                calls = [start_call(s, burst), start_call(s, burst)]
+                with self.assertRaises(grpc.RpcError) as ctx:
+                    start_call(s, burst)
+                self.assertEqual(ctx.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+                err = voip_error(ctx.exception)
+                self.assertEqual(err.error_code, epb.RATE_LIMITED)
+                self.assertEqual(err.details["limit"], "start_calls_per_minute")
+
+                first = start_call(s, capped)
+                with self.assertRaises(grpc.RpcError) as ctx:
+                    start_call(s, capped)
+                self.assertEqual(ctx.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+                self.assertEqual(voip_error(ctx.exception).details["limit"],
+                                 "max_concurrent_calls")
+                s.EndCall(pb.EndCallRequest(session_id=first.session_id), metadata=auth(capped),
+                          timeout=RPC_TIMEOUT)
+                wait_terminal(s, capped, first.session_id)
+                second = start_call(s, capped)  # the slot is free again
+                for token, call in [(burst, c) for c in calls] + [(capped, second)]:
+                    s.EndCall(pb.EndCallRequest(session_id=call.session_id),
+                              metadata=auth(token), timeout=RPC_TIMEOUT)
+
+
+class ExposureTest(unittest.TestCase):
+    def run_daemon(self, config):
+        d = voipd_harness.Voipd(config_text=config)
+        res = subprocess.run([os.environ["VOIPD_BIN"], "--config", d.config_path,
+                              "--check-config"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             timeout=20)
+        d.tmp.cleanup()
+        return res
+
+    def test_public_listener_without_auth_is_refused(self):
+        res = self.run_daemon(base_config('"0.0.0.0:0"'))
+        self.assertEqual(res.returncode, 1, res.stdout)
+        self.assertIn(b"allow_insecure", res.stdout)
+        self.assertIn(b"toll fraud", res.stdout)
+        self.assertEqual(self.run_daemon(base_config('"0.0.0.0:0"') + "allow_insecure: true\n")
+                         .returncode, 0)
+        token = new_token()
+        self.assertEqual(self.run_daemon(base_config('"0.0.0.0:0"') + "auth:\n  tokens:\n" +
+                                         token_yaml("a", token, ["admin"])).returncode, 0)
+
+    def test_public_listener_is_refused_at_start_too(self):
+        d = voipd_harness.Voipd(config_text=base_config('"0.0.0.0:0"'))
+        with self.assertRaises(RuntimeError) as ctx:
+            d.start()
+        self.assertIn("allow_insecure", str(ctx.exception))
+        d._log.close()
+        d.tmp.cleanup()
+
+
+class UnixSocketTest(unittest.TestCase):
+    def test_mode_is_applied(self):
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="voipd-sock-") as tmp:
+            path = os.path.join(tmp, "voipd.sock")
+            import grp
+            group = grp.getgrgid(os.getgid()).gr_name
+            config = base_config('"unix:%s"' % path) + \
+                'unix_socket: { mode: "0600", group: "%s" }\n' % group
+            with voipd_harness.Voipd(config_text=config):
+                st = os.stat(path)
+                self.assertTrue(stat.S_ISSOCK(st.st_mode))
+                self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+                channel, s = stub("unix:" + path)
+                with channel:
+                    s.GetCapabilities(pb.GetCapabilitiesRequest(), timeout=RPC_TIMEOUT)
+
+
+class TlsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = Pki()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pki.cleanup()
+
+    def tls_config(self, mtls):
+        p = self.pki.path
+        cfg = base_config() + "tls:\n  cert_file: %s\n  key_file: %s\n" % (
+            p("server.crt"), p("server.key"))
+        if mtls:
+            cfg += "  client_ca_file: %s\n" % p("ca.crt")
+        return cfg
+
+    def creds(self, client=None, root="ca"):
+        kwargs = {"root_certificates": self.pki.read(root + ".crt")}
+        if client:
+            kwargs["private_key"] = self.pki.read(client + ".key")
+            kwargs["certificate_chain"] = self.pki.read(client + ".crt")
+        return grpc.ssl_channel_credentials(**kwargs)
+
+    def ok(self, addr, creds):
+        channel, s = stub(addr, creds)
+        with channel:
+            s.GetCapabilities(pb.GetCapabilitiesRequest(), timeout=RPC_TIMEOUT)
+
+    def refused(self, addr, creds):
+        channel, s = stub(addr, creds) if creds else stub(addr)
+        with channel:
+            with self.assertRaises(grpc.RpcError) as ctx:
+                s.GetCapabilities(pb.GetCapabilitiesRequest(), timeout=5)
+            self.assertEqual(ctx.exception.code(), grpc.StatusCode.UNAVAILABLE)
+
+    def test_tls_without_client_certificate(self):
+        with voipd_harness.Voipd(config_text=self.tls_config(mtls=False)) as d:
+            self.ok(d.addr, self.creds())
+            self.refused(d.addr, None)  # plaintext client
+            self.refused(d.addr, self.creds(root="other-ca"))  # server not trusted by client
+
+    def test_mtls(self):
+        with voipd_harness.Voipd(config_text=self.tls_config(mtls=True)) as d:
+            self.ok(d.addr, self.creds(client="client"))
+            self.refused(d.addr, self.creds())  # no client certificate
+            self.refused(d.addr, self.creds(client="untrusted-client"))
+            self.refused(d.addr, self.creds(client="expired-client"))
+
+    def test_mtls_alone_satisfies_the_public_listener_check(self):
+        cfg = self.tls_config(mtls=True).replace('"127.0.0.1:0"', '"0.0.0.0:0"')
+        with voipd_harness.Voipd(config_text=cfg) as d:
+            port = d.addr.rsplit(":", 1)[1]
+            self.ok("localhost:" + port, self.creds(client="client"))
+
+
+class TokenReloadTest(unittest.TestCase):
+    def test_sighup_rotates_tokens(self):
+        old, new = new_token(), new_token()
+        cfg = lambda t: base_config() + "auth:\n  tokens:\n" + token_yaml("ops", t, ["admin"])
+        with voipd_harness.Voipd(config_text=cfg(old)) as d:
+            channel, s = stub(d.addr)
+            with channel:
+                caps = lambda t: s.GetCapabilities(pb.GetCapabilitiesRequest(),
+                                                   metadata=auth(t), timeout=RPC_TIMEOUT)
+                caps(old)
+                d.rewrite_config(cfg(new))
+                d.signal(signal.SIGHUP)
+
+                def rotated():
+                    try:
+                        caps(old)
+                        return False
+                    except grpc.RpcError as e:
+                        return e.code() == grpc.StatusCode.UNAUTHENTICATED
+                wait_for(rotated, "the old token to stop working")
+                caps(new)
+
+
+if __name__ == "__main__":
+    unittest.main()

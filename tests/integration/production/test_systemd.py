@@ -1,0 +1,205 @@
+"""systemd integration: the notify protocol (READY, WATCHDOG from the event
+loop, RELOADING/READY on SIGHUP, STOPPING on SIGTERM) against a test-owned
+NOTIFY_SOCKET, socket activation through systemd-socket-activate, and the
+unit files checked by systemd-analyze."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from prod_common import (REPO, RPC_TIMEOUT, base_config, new_token, pb, start_call, stub,
+                         token_yaml, voipd_harness, wait_for)
+
+UNIT_DIR = os.path.join(REPO, "systemd")
+
+
+class NotifySocket:
+    """An AF_UNIX datagram socket standing in for systemd's notify socket."""
+
+    def __init__(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="voipd-notify-")
+        self.path = os.path.join(self.tmp.name, "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(10)
+        self.seen = []
+
+    def next_matching(self, prefix):
+        """Receives messages until one starts with `prefix`; returns it."""
+        while True:
+            msg = self.sock.recv(4096).decode()
+            self.seen.append(msg)
+            if msg.startswith(prefix):
+                return msg
+
+    def close(self):
+        self.sock.close()
+        self.tmp.cleanup()
+
+
+class NotifyTest(unittest.TestCase):
+    def test_notify_and_watchdog_protocol(self):
+        notify = NotifySocket()
+        env = dict(os.environ, NOTIFY_SOCKET=notify.path, WATCHDOG_USEC="300000")
+        old = os.environ.copy()
+        os.environ.update(env)  # the harness starts voipd with os.environ
+        try:
+            d = voipd_harness.Voipd(config_text=base_config())
+            d.start()
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+        try:
+            ready = notify.next_matching("READY=1")
+            self.assertIn("STATUS=0 active calls", ready)
+            # Keepalives keep coming from the event loop.
+            for _ in range(3):
+                notify.next_matching("WATCHDOG=1")
+            # STATUS= follows the active calls.
+            channel, s = stub(d.addr)
+            with channel:
+                call = start_call(s, None)
+                notify.next_matching("STATUS=1 active calls")
+                s.EndCall(pb.EndCallRequest(session_id=call.session_id), timeout=RPC_TIMEOUT)
+            d.signal(signal.SIGHUP)
+            reloading = notify.next_matching("RELOADING=1")
+            self.assertRegex(reloading, r"MONOTONIC_USEC=\d+")
+            notify.next_matching("READY=1")
+            notify.next_matching("WATCHDOG=1")  # still alive after the reload
+            d.signal(signal.SIGTERM)
+            notify.next_matching("STOPPING=1")
+            self.assertEqual(d.wait(), 0)
+        finally:
+            d.__exit__(None, None, None)
+            notify.close()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SocketActivationTest(unittest.TestCase):
+    def activate(self, listen, config):
+        tmp = tempfile.TemporaryDirectory(prefix="voipd-sa-")
+        cfg = os.path.join(tmp.name, "voipd.yaml")
+        ready = os.path.join(tmp.name, "ready.json")
+        log = open(os.path.join(tmp.name, "voipd.log"), "wb")
+        with open(cfg, "w") as f:
+            f.write(config)
+        proc = subprocess.Popen(["systemd-socket-activate", "-l", listen, os.environ["VOIPD_BIN"],
+                                 "--config", cfg, "--ready-file", ready],
+                                stdout=log, stderr=subprocess.STDOUT)
+        # systemd-socket-activate starts the program at the first connection.
+        host, port = listen.rsplit(":", 1)
+        wait_for(lambda: _connect("127.0.0.1", int(port)), "systemd-socket-activate to listen")
+        return tmp, proc, ready, log
+
+    def test_serves_on_the_inherited_socket(self):
+        port = free_port()
+        # `listen` names a port nobody uses: the activated socket must win.
+        tmp, proc, ready, log = self.activate("127.0.0.1:%d" % port,
+                                              base_config('"127.0.0.1:1"'))
+        try:
+            import json
+            wait_for(lambda: os.path.exists(ready) or proc.poll() is not None, "ready file")
+            self.assertIsNone(proc.poll(), open(os.path.join(tmp.name, "voipd.log")).read())
+            info = wait_for(lambda: _read_json(ready), "ready json")
+            self.assertEqual(info["listen"], ["127.0.0.1:%d" % port])
+            channel, s = stub("127.0.0.1:%d" % port)
+            with channel:
+                s.GetCapabilities(pb.GetCapabilitiesRequest(), timeout=RPC_TIMEOUT)
+                call = start_call(s, None)
+                s.EndCall(pb.EndCallRequest(session_id=call.session_id), timeout=RPC_TIMEOUT)
+            # A second connection works too (each is accepted and handed over).
+            channel, s = stub("localhost:%d" % port)
+            with channel:
+                s.ListCalls(pb.ListCallsRequest(), timeout=RPC_TIMEOUT)
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(10), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            log.close()
+            tmp.cleanup()
+
+    def test_public_activated_socket_without_auth_is_refused(self):
+        tmp, proc, ready, log = self.activate("0.0.0.0:%d" % free_port(), base_config())
+        try:
+            self.assertEqual(proc.wait(20), 1)
+            with open(os.path.join(tmp.name, "voipd.log")) as f:
+                self.assertIn("allow_insecure", f.read())
+        finally:
+            log.close()
+            tmp.cleanup()
+
+
+def _connect(host, port):
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+def _read_json(path):
+    import json
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+class UnitFileTest(unittest.TestCase):
+    """systemd-analyze runs offline in this container (no running systemd
+    needed); ExecStart is pointed at the built binary so `verify` can check it."""
+
+    def units(self):
+        tmp = tempfile.TemporaryDirectory(prefix="voipd-units-")
+        for name in ("voipd.service", "voipd.socket"):
+            with open(os.path.join(UNIT_DIR, name)) as f:
+                text = f.read().replace("/usr/sbin/voipd", os.environ["VOIPD_BIN"])
+            with open(os.path.join(tmp.name, name), "w") as f:
+                f.write(text)
+        return tmp
+
+    def test_verify_is_clean(self):
+        with self.units() as d:
+            for name in ("voipd.service", "voipd.socket"):
+                res = subprocess.run(["systemd-analyze", "verify", os.path.join(d, name)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                self.assertEqual(res.returncode, 0, res.stdout.decode())
+                self.assertEqual(res.stdout.decode().strip(), "", res.stdout.decode())
+
+    def test_security_exposure_is_at_most_2(self):
+        with self.units() as d:
+            res = subprocess.run(["systemd-analyze", "security", "--offline=true",
+                                  os.path.join(d, "voipd.service")],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            out = res.stdout.decode()
+            m = re.search(r"Overall exposure level for voipd.service: ([0-9.]+)", out)
+            self.assertIsNotNone(m, out)
+            self.assertLessEqual(float(m.group(1)), 2.0, out)
+
+    def test_service_has_the_required_settings(self):
+        with open(os.path.join(UNIT_DIR, "voipd.service")) as f:
+            unit = f.read()
+        for line in ("Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID",
+                     "Restart=on-failure", "ProtectSystem=strict", "ProtectHome=yes",
+                     "PrivateTmp=yes", "PrivateDevices=yes", "NoNewPrivileges=yes",
+                     "CapabilityBoundingSet=\n", "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+                     "SystemCallFilter=@system-service", "StateDirectory=voipd",
+                     "RuntimeDirectory=voipd", "LoadCredential="):
+            self.assertIn(line, unit)
+
+
+if __name__ == "__main__":
+    unittest.main()
