@@ -1,0 +1,258 @@
+#include "adapters/twilio/http_transport.h"
+
+#include <mutex>
+
+#include <curl/curl.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace voipd::adapters::twilio {
+namespace {
+
+CURLM* Multi(void* p) { return static_cast<CURLM*>(p); }
+
+void GlobalInitOnce() {
+  // curl_global_init is not guaranteed thread-safe on every libcurl build:
+  // run it once, before any transport thread exists.
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+long Millis(absl::Duration d) { return static_cast<long>(absl::ToInt64Milliseconds(d)); }
+
+}  // namespace
+
+struct HttpTransport::Transfer {
+  HttpRequest request;
+  HttpCallback done;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  HttpResponse response;
+  size_t max_bytes = 0;
+  bool too_large = false;
+  char error[CURL_ERROR_SIZE] = {0};
+
+  ~Transfer() {
+    if (headers != nullptr) curl_slist_free_all(headers);
+    if (easy != nullptr) curl_easy_cleanup(easy);
+  }
+
+  static size_t OnBody(char* data, size_t size, size_t n, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    const size_t bytes = size * n;
+    if (t->response.body.size() + bytes > t->max_bytes) {
+      t->too_large = true;
+      return 0;  // makes libcurl abort with CURLE_WRITE_ERROR
+    }
+    t->response.body.append(data, bytes);
+    return bytes;
+  }
+
+  static size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    const size_t bytes = size * n;
+    absl::string_view line(data, bytes);
+    if (absl::StartsWith(line, "HTTP/")) {
+      // A new response begins (after a 100 Continue): forget the old one.
+      t->response.content_type.clear();
+      t->response.retry_after.clear();
+      return bytes;
+    }
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) return bytes;
+    const std::string name = absl::AsciiStrToLower(line.substr(0, colon));
+    const std::string value(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+    if (name == "content-type") t->response.content_type = value;
+    if (name == "retry-after") t->response.retry_after = value;
+    return bytes;
+  }
+};
+
+HttpTransport::HttpTransport(TransportOptions options) : options_(std::move(options)) {
+  GlobalInitOnce();
+  multi_ = curl_multi_init();
+  // Keep a few idle connections for reuse; Twilio traffic goes to one host.
+  curl_multi_setopt(Multi(multi_), CURLMOPT_MAXCONNECTS, 8L);
+  thread_ = std::thread([this] { Run(); });
+}
+
+HttpTransport::~HttpTransport() {
+  Stop();
+  curl_multi_cleanup(Multi(multi_));
+}
+
+void HttpTransport::Send(HttpRequest request, HttpCallback done) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      queue_.emplace_back(std::move(request), std::move(done));
+      curl_multi_wakeup(Multi(multi_));
+      return;
+    }
+  }
+  HttpResult result;
+  result.failure = TransportFailure::kShutdown;
+  result.error = "the HTTP transport is stopped";
+  std::move(done)(std::move(result));
+}
+
+void HttpTransport::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopped_ = stopping_ = true;
+    curl_multi_wakeup(Multi(multi_));
+  }
+  if (thread_.joinable()) {
+    if (thread_.get_id() == std::this_thread::get_id()) {
+      thread_.detach();  // called from a callback: the loop exits by itself
+    } else {
+      thread_.join();
+    }
+  }
+}
+
+void HttpTransport::Start(std::unique_ptr<Transfer> t) {
+  CURL* easy = curl_easy_init();
+  t->easy = easy;
+  t->max_bytes = options_.max_response_bytes;
+  curl_easy_setopt(easy, CURLOPT_URL, t->request.url.c_str());
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM in a threaded daemon
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, Millis(options_.connect_timeout));
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, Millis(options_.request_timeout));
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (t->request.fresh_connection) curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
+  if (!t->request.user.empty()) {
+    curl_easy_setopt(easy, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+    curl_easy_setopt(easy, CURLOPT_USERNAME, t->request.user.c_str());
+    curl_easy_setopt(easy, CURLOPT_PASSWORD, t->request.password.c_str());
+  }
+  t->headers = curl_slist_append(t->headers, "Accept: application/json");
+  if (t->request.method == "POST") {
+    t->headers =
+        curl_slist_append(t->headers, "Content-Type: application/x-www-form-urlencoded");
+    // No "Expect: 100-continue" round trip before bodies over 1 KiB (TwiML).
+    t->headers = curl_slist_append(t->headers, "Expect:");
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->request.body.c_str());
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(t->request.body.size()));
+  } else {
+    curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+  }
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Transfer::OnBody);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, t.get());
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Transfer::OnHeader);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, t.get());
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
+  curl_multi_add_handle(Multi(multi_), easy);
+  active_.push_back(std::move(t));
+}
+
+void HttpTransport::Finish(Transfer* t, int code) {
+  curl_multi_remove_handle(Multi(multi_), t->easy);
+  HttpResult result;
+  const auto c = static_cast<CURLcode>(code);
+  if (c == CURLE_OK) {
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->response.status);
+    result.response = std::move(t->response);
+  } else {
+    result.error = t->error[0] != '\0' ? t->error : curl_easy_strerror(c);
+    // Zero when libcurl never got as far as sending the request.
+    curl_off_t sending_at = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &sending_at);
+    switch (c) {
+      case CURLE_COULDNT_RESOLVE_HOST:
+      case CURLE_COULDNT_RESOLVE_PROXY:
+      case CURLE_COULDNT_CONNECT:
+        result.failure = TransportFailure::kNotSent;
+        break;
+      case CURLE_OPERATION_TIMEDOUT:
+        // A timeout before the request went out (DNS, TCP, TLS) cannot have
+        // delivered it; after that, Twilio may have processed it.
+        result.failure =
+            sending_at == 0 ? TransportFailure::kNotSent : TransportFailure::kTimeout;
+        break;
+      case CURLE_SSL_CONNECT_ERROR:
+      case CURLE_PEER_FAILED_VERIFICATION:
+      case CURLE_SSL_CERTPROBLEM:
+      case CURLE_SSL_CACERT_BADFILE:
+      case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        result.failure = TransportFailure::kTls;
+        break;
+      default:
+        result.failure = t->too_large ? TransportFailure::kTooLarge : TransportFailure::kIo;
+        if (t->too_large) result.error = "the response is larger than the limit";
+        break;
+    }
+  }
+  HttpCallback done = std::move(t->done);
+  for (auto it = active_.begin(); it != active_.end(); ++it) {
+    if (it->get() == t) {
+      active_.erase(it);  // frees the easy handle; its connection stays pooled
+      break;
+    }
+  }
+  std::move(done)(std::move(result));
+}
+
+void HttpTransport::Run() {
+  while (true) {
+    std::deque<std::pair<HttpRequest, HttpCallback>> incoming;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) break;
+      incoming.swap(queue_);
+    }
+    for (auto& [request, done] : incoming) {
+      auto t = std::make_unique<Transfer>();
+      t->request = std::move(request);
+      t->done = std::move(done);
+      Start(std::move(t));
+    }
+    int running = 0;
+    curl_multi_perform(Multi(multi_), &running);
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(Multi(multi_), &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      Transfer* t = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
+      Finish(t, msg->data.result);
+    }
+    curl_multi_poll(Multi(multi_), nullptr, 0, 1000, nullptr);
+  }
+  // Stopping: everything not finished completes as kShutdown.
+  std::vector<std::unique_ptr<Transfer>> active;
+  active.swap(active_);
+  std::deque<std::pair<HttpRequest, HttpCallback>> queued;
+  {
+    absl::MutexLock lock(&mu_);
+    queued.swap(queue_);
+  }
+  for (auto& t : active) {
+    curl_multi_remove_handle(Multi(multi_), t->easy);
+    HttpResult result;
+    result.failure = TransportFailure::kShutdown;
+    result.error = "the HTTP transport stopped";
+    std::move(t->done)(std::move(result));
+  }
+  for (auto& [request, done] : queued) {
+    HttpResult result;
+    result.failure = TransportFailure::kShutdown;
+    result.error = "the HTTP transport stopped";
+    std::move(done)(std::move(result));
+  }
+}
+
+}  // namespace voipd::adapters::twilio

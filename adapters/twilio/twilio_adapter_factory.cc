@@ -1,0 +1,30 @@
+// Registers the `twilio` type; this file does nothing else.
+#include "adapters/api/registry.h"
+#include "adapters/twilio/twilio_adapter.h"
+#include "adapters/twilio/twilio_config.h"
+
+namespace voipd::adapters::twilio {
+namespace {
+
+class TwilioAdapterFactory final
+    : public TypedAdapterFactory<voip::config::v1::TwilioAdapterConfig> {
+ public:
+  std::string name() const override { return "twilio"; }
+
+ protected:
+  absl::Status ValidateTyped(voip::config::v1::TwilioAdapterConfig& config) const override {
+    return ValidateTwilioConfig(config);
+  }
+  absl::StatusOr<AdapterPtr> CreateTyped(const voip::config::v1::TwilioAdapterConfig& config,
+                                         const AdapterContext& context) const override {
+    absl::StatusOr<std::shared_ptr<TwilioAdapter>> adapter =
+        TwilioAdapter::Create(SettingsFromConfig(config), context);
+    if (!adapter.ok()) return adapter.status();
+    return AdapterPtr(*std::move(adapter));
+  }
+};
+
+REGISTER_ADAPTER(TwilioAdapterFactory);
+
+}  // namespace
+}  // namespace voipd::adapters::twilio
