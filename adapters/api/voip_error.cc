@@ -22,6 +22,8 @@ absl::StatusCode CanonicalCodeFor(ErrorCode code) {
     case voip::v1::INVALID_ARGUMENT:         return absl::StatusCode::kInvalidArgument;
     case voip::v1::DAEMON_SHUTDOWN:          return absl::StatusCode::kUnavailable;
     case voip::v1::IDEMPOTENCY_MISMATCH:     return absl::StatusCode::kInvalidArgument;
+    case voip::v1::AUTHENTICATION_FAILED:    return absl::StatusCode::kUnauthenticated;
+    case voip::v1::PERMISSION_DENIED_SCOPE:  return absl::StatusCode::kPermissionDenied;
     default:                                 return absl::StatusCode::kUnknown;
   }
 }
@@ -141,12 +143,14 @@ absl::Status RateLimitedError(std::string message, absl::string_view limit) {
 
 absl::Status UnauthenticatedError(std::string message) {
   voip::v1::VoipError error;
+  error.set_error_code(voip::v1::AUTHENTICATION_FAILED);
   error.set_message(std::move(message));
   return MakeVoipError(std::move(error), absl::StatusCode::kUnauthenticated);
 }
 
 absl::Status PermissionDeniedError(std::string message, absl::string_view required_scope) {
   voip::v1::VoipError error;
+  error.set_error_code(voip::v1::PERMISSION_DENIED_SCOPE);
   error.set_message(std::move(message));
   (*error.mutable_details())["required_scope"] = std::string(required_scope);
   return MakeVoipError(std::move(error), absl::StatusCode::kPermissionDenied);

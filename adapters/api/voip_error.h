@@ -38,9 +38,8 @@ absl::Status InvalidStateError(absl::string_view session_id, std::string message
 absl::Status UnsupportedOperationError(absl::string_view system, absl::string_view operation);
 // RESOURCE_EXHAUSTED + RATE_LIMITED; `limit` names the limit in details["limit"].
 absl::Status RateLimitedError(std::string message, absl::string_view limit);
-// UNAUTHENTICATED / PERMISSION_DENIED. voip.v1.ErrorCode has no value of its
-// own for these, so the VoipError carries ERROR_CODE_UNSPECIFIED and says
-// what is missing in details["required_scope"].
+// UNAUTHENTICATED + AUTHENTICATION_FAILED / PERMISSION_DENIED +
+// PERMISSION_DENIED_SCOPE, which says what is missing in details["required_scope"].
 absl::Status UnauthenticatedError(std::string message);
 absl::Status PermissionDeniedError(std::string message, absl::string_view required_scope);
 

@@ -47,6 +47,7 @@ class TokenTest(unittest.TestCase):
         list_calls = lambda md: self.stub.ListCalls(pb.ListCallsRequest(), metadata=md,
                                                     timeout=RPC_TIMEOUT)
         e = self.assertCode(lambda: list_calls(None), grpc.StatusCode.UNAUTHENTICATED)
+        self.assertEqual(voip_error(e).error_code, epb.AUTHENTICATION_FAILED)
         self.assertIsNotNone(voip_error(e))
         self.assertCode(lambda: list_calls(auth("not-a-token")), grpc.StatusCode.UNAUTHENTICATED)
         self.assertCode(lambda: list_calls((("authorization", "Basic " + self.admin),)),
@@ -64,6 +65,7 @@ class TokenTest(unittest.TestCase):
         e = self.assertCode(lambda: start_call(self.stub, self.reader),
                             grpc.StatusCode.PERMISSION_DENIED)
         self.assertEqual(voip_error(e).details["required_scope"], "calls:write")
+        self.assertEqual(voip_error(e).error_code, epb.PERMISSION_DENIED_SCOPE)
         call = start_call(self.stub, self.writer)
         self.assertCode(lambda: self.stub.GetCallStatus(
             pb.GetCallStatusRequest(session_id=call.session_id), metadata=auth(self.writer),
