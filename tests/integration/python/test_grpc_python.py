@@ -28,12 +28,15 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration", "harness"))
 import voipd_harness  # noqa: E402
 import voipd_protos  # noqa: E402
 
-P = voipd_protos.load([os.path.join(HERE, "protos")], ["health_check.proto"])
+P = voipd_protos.load([os.path.join(HERE, "protos")],
+                      ["health_check.proto", "server_reflection.proto"])
 pb = P.voip_service_pb2
 cpb = P.call_pb2
 epb = P.errors_pb2
 health_pb2 = P.modules["health_check_pb2"]
 health_pb2_grpc = P.modules["health_check_pb2_grpc"]
+reflection_pb2 = P.modules["server_reflection_pb2"]
+reflection_pb2_grpc = P.modules["server_reflection_pb2_grpc"]
 
 S = cpb  # statuses and event types live in call.proto
 TERMINAL = {S.CALL_STATUS_DISCONNECTED, S.CALL_STATUS_FAILED, S.CALL_STATUS_BUSY,
@@ -601,6 +604,21 @@ class CallApiTest(DaemonTestCase):
         health = health_pb2_grpc.HealthStub(self.channel)
         resp = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=RPC_TIMEOUT)
         self.assertEqual(health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status), "SERVING")
+
+    def test_server_reflection_lists_and_describes_the_api(self):
+        # grpcurl and similar tools depend on reflection to work without .proto files.
+        stub = reflection_pb2_grpc.ServerReflectionStub(self.channel)
+        requests = [reflection_pb2.ServerReflectionRequest(list_services=""),
+                    reflection_pb2.ServerReflectionRequest(
+                        file_containing_symbol="voip.v1.VoipService")]
+        responses = list(stub.ServerReflectionInfo(iter(requests), timeout=RPC_TIMEOUT))
+        self.assertEqual(len(responses), 2)
+        names = {s.name for s in responses[0].list_services_response.service}
+        self.assertIn("voip.v1.VoipService", names)
+        self.assertIn("grpc.health.v1.Health", names)
+        files = responses[1].file_descriptor_response.file_descriptor_proto
+        self.assertTrue(files, responses[1])
+        self.assertTrue(any(b"voip/v1/voip_service.proto" in f for f in files))
 
     def test_python_example(self):
         env = dict(os.environ, PYTHONPATH=P.stub_dir)
