@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_join.h"
 #include "daemon/config/config_loader.h"
 #include "daemon/daemon.h"
@@ -79,6 +80,11 @@ int main(int argc, char** argv) {
     voipd::LogInfo("daemon", absl::StrCat(kDefaultConfigPath,
                                           " not found; using the embedded sandbox default"));
   }
+
+  // Debian builds Abseil with mutex deadlock detection on; it costs every
+  // lock acquisition on the call path (bench/performance-notes.md). The
+  // lock order is documented in docs/architecture.md and checked by tests.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   // Block the lifecycle signals before any thread starts so that every
   // thread inherits the mask and only sigwait below sees them.

@@ -255,6 +255,13 @@ void CallController::DoEndCall(const std::string& session_id, SessionCallback do
 
 void CallController::AwaitEnd(const std::string& session_id, absl::Duration timeout,
                               std::string why, voip::v1::ErrorCode code, SessionCallback done) {
+  // Most adapters report the end before completing EndCall: then there is
+  // nothing to wait for, and no timer to arm and cancel on a hot path.
+  if (absl::StatusOr<CallSession> now = registry_->Snapshot(session_id);
+      now.ok() && IsTerminal(now->status())) {
+    std::move(done)(std::move(*now));
+    return;
+  }
   auto timer = std::make_shared<boost::asio::steady_timer>(*io_);
   timer->expires_after(absl::ToChronoNanoseconds(timeout));
   timer->async_wait([this, session_id, why, code](boost::system::error_code ec) {
