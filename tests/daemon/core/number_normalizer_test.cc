@@ -148,6 +148,22 @@ TEST(NumberNormalizerTest, SevenDigitsAreNotAnExtension) {
   EXPECT_FALSE(target.ok());
 }
 
+TEST(NumberNormalizerTest, RepeatedNumbersGiveTheSameResultPerRegion) {
+  // Valid results are cached; the default region is part of the key, so the
+  // same national digits read in another region must not reuse the answer.
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<NormalizedTarget> us = NormalizeNumber("(201) 555-0100", "US");
+    ASSERT_TRUE(us.ok()) << us.status();
+    EXPECT_EQ(us->value, "+12015550100");
+    EXPECT_EQ(us->region, "US");
+    absl::StatusOr<NormalizedTarget> gb = NormalizeNumber("020 7946 0958", "GB");
+    ASSERT_TRUE(gb.ok()) << gb.status();
+    EXPECT_EQ(gb->value, "+442079460958");
+    absl::StatusOr<NormalizedTarget> gb_in_us = NormalizeNumber("020 7946 0958", "US");
+    EXPECT_FALSE(gb_in_us.ok());
+  }
+}
+
 TEST(NumberNormalizerTest, IsKnownRegion) {
   EXPECT_TRUE(IsKnownRegion("US"));
   EXPECT_TRUE(IsKnownRegion("GB"));
