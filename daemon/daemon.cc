@@ -4,6 +4,8 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -67,6 +69,15 @@ absl::StatusOr<SystemTablePtr> Daemon::BuildSystems(const DaemonSettings& settin
 absl::Status Daemon::Start(const DaemonSettings& settings) {
   settings_ = settings;
   bus_ = std::make_unique<EventBus>(settings.event_window, settings.subscriber_max_lag);
+  // One thread keeps wake-ups in order and off the RPC that published the
+  // event: with 1,000 subscribers StartCall otherwise waited for 1,000
+  // StartWrites (bench scenario d, docs/performance.md).
+  fanout_ = std::make_unique<boost::asio::thread_pool>(1);
+  bus_->SetWakeDispatcher([pool = fanout_.get()](EventBus::WakeList subscribers) {
+    boost::asio::post(*pool, [subscribers = std::move(subscribers)]() mutable {
+      EventBus::Wake(subscribers);
+    });
+  });
   registry_ = std::make_unique<CallRegistry>(
       bus_.get(), RegistryLimits{settings.ended_retention, settings.max_ended_calls});
   idempotency_ =
@@ -265,6 +276,8 @@ void Daemon::Shutdown() {
       bus_->last_sequence())));
   // Streams were closed above, so only unary calls in flight remain.
   if (server_) server_->Shutdown(absl::Seconds(1));
+  bus_->SetWakeDispatcher(nullptr);
+  fanout_->join();
   for (const auto& [name, entry] : controller_->systems()->systems()) entry.adapter->Shutdown();
   io_->stop();
   if (io_thread_.joinable()) io_thread_.join();

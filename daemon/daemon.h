@@ -22,6 +22,7 @@
 
 namespace boost::asio {
 class io_context;
+class thread_pool;
 }
 
 namespace voipd {
@@ -64,6 +65,9 @@ class Daemon {
   DaemonSettings settings_;
   std::unique_ptr<boost::asio::io_context> io_;
   std::thread io_thread_;
+  // Runs subscriber wake-ups (gRPC writes) off the publishing threads.
+  // Declared before bus_ so that it outlives it.
+  std::unique_ptr<boost::asio::thread_pool> fanout_;
   SecretFileReader secrets_;
   std::unique_ptr<EventBus> bus_;
   std::unique_ptr<CallRegistry> registry_;

@@ -50,7 +50,7 @@ voip::v1::CallSession CallRegistry::Create(voip::v1::CallSession session,
     by_id_[snapshot.session_id()] = record;
     by_index_[record->index] = record;
   }
-  EventBus::Wake(wakes);
+  bus_->Dispatch(std::move(wakes));
   return snapshot;
 }
 
@@ -96,7 +96,7 @@ void CallRegistry::OnProviderEvent(adapters::ProviderEvent event) {
       record.adapter.reset();
     }
   }
-  EventBus::Wake(wakes);
+  bus_->Dispatch(std::move(wakes));
   for (auto& callback : callbacks) std::move(callback)(ended);
 }
 

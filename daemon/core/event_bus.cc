@@ -81,9 +81,28 @@ CallEventPtr EventBus::Publish(voip::v1::CallEvent event, WakeList* deferred) {
   if (deferred != nullptr) {
     deferred->insert(deferred->end(), to_wake.begin(), to_wake.end());
   } else {
-    Wake(to_wake);
+    Dispatch(std::move(to_wake));
   }
   return stored;
+}
+
+void EventBus::Dispatch(WakeList subscribers) {
+  if (subscribers.empty()) return;
+  WakeDispatcher dispatcher;
+  {
+    absl::MutexLock lock(&mu_);
+    dispatcher = dispatcher_;
+  }
+  if (dispatcher) {
+    dispatcher(std::move(subscribers));
+  } else {
+    Wake(subscribers);
+  }
+}
+
+void EventBus::SetWakeDispatcher(WakeDispatcher dispatcher) {
+  absl::MutexLock lock(&mu_);
+  dispatcher_ = std::move(dispatcher);
 }
 
 void EventBus::Wake(WakeList& subscribers) {

@@ -81,7 +81,15 @@ class EventBus {
   // given, added to it for the caller to pass to Wake() once it has released
   // its own locks (fan-out must never run under the registry's lock).
   CallEventPtr Publish(voip::v1::CallEvent event, WakeList* deferred = nullptr);
+  // Wakes `subscribers` on the calling thread.
   static void Wake(WakeList& subscribers);
+  // Wakes `subscribers` through the dispatcher (inline unless one is set).
+  void Dispatch(WakeList subscribers);
+  // Where wake-ups run. A wake-up starts a gRPC write per subscriber, so with
+  // many subscribers the daemon hands them to a fan-out thread instead of
+  // making the publishing RPC (e.g. StartCall) wait for all of them.
+  using WakeDispatcher = std::function<void(WakeList)>;
+  void SetWakeDispatcher(WakeDispatcher dispatcher);
 
   // after_sequence unset: only events published from now on. Set: every held
   // event after it first; OUT_OF_RANGE if events after it were already
@@ -113,6 +121,7 @@ class EventBus {
   WakeList waiting_ ABSL_GUARDED_BY(mu_);
   std::map<Subscription*, std::weak_ptr<Subscription>> all_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Status> closed_ ABSL_GUARDED_BY(mu_);
+  WakeDispatcher dispatcher_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace voipd
