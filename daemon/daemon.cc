@@ -54,6 +54,7 @@ absl::StatusOr<SystemTablePtr> Daemon::BuildSystems(const DaemonSettings& settin
     context.events = registry_.get();
     context.io = io_.get();
     context.secrets = &secrets_;
+    context.host = host_.get();
     absl::StatusOr<adapters::AdapterPtr> adapter = config.factory->Create(*config.config, context);
     if (!adapter.ok()) {
       return absl::Status(adapter.status().code(),
@@ -87,6 +88,7 @@ absl::Status Daemon::Start(const DaemonSettings& settings) {
     return s.ok() && !IsTerminal(s->status());
   });
   ApplyLimits(settings);
+  host_ = std::make_unique<CoreCallHost>(&authorizer_, bus_.get());
 
   GrpcServerOptions options{settings.listen, {}, settings.security};
   absl::StatusOr<std::vector<int>> activated = TakeActivatedSockets();
@@ -109,6 +111,7 @@ absl::Status Daemon::Start(const DaemonSettings& settings) {
   controller_ = std::make_unique<CallController>(registry_.get(), idempotency_.get(), io_.get(),
                                                  *systems,
                                                  ControllerLimits{settings.end_call_timeout});
+  host_->Attach(controller_.get());
   io_thread_ = std::thread([io = io_.get()] {
     auto guard = boost::asio::make_work_guard(*io);
     io->run();
@@ -263,6 +266,7 @@ void Daemon::Shutdown() {
   stopping_.store(true);
   if (heartbeat_) heartbeat_->Stop();
   controller_->BeginShutdown();
+  host_->Detach();
   if (server_) server_->SetServing(false);
   if (settings_.shutdown_end_active_calls) {
     auto all_ended = std::make_shared<absl::Notification>();

@@ -13,6 +13,7 @@
 #include "daemon/config/secret_file_reader.h"
 #include "daemon/core/call_controller.h"
 #include "daemon/core/call_registry.h"
+#include "daemon/core/core_call_host.h"
 #include "daemon/core/event_bus.h"
 #include "daemon/core/idempotency_cache.h"
 #include "daemon/core/system_table.h"
@@ -72,6 +73,9 @@ class Daemon {
   std::unique_ptr<EventBus> bus_;
   std::unique_ptr<CallRegistry> registry_;
   std::unique_ptr<IdempotencyCache> idempotency_;
+  // Adapters keep a pointer to it, so it outlives controller_ (which holds
+  // them); it is detached at Shutdown, before anything it uses goes away.
+  std::unique_ptr<CoreCallHost> host_;
   std::unique_ptr<CallController> controller_;
   std::unique_ptr<GrpcServer> server_;
   Metrics metrics_;

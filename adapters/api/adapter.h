@@ -20,12 +20,14 @@
 namespace voipd::adapters {
 
 // What kind of target the core hands to an adapter.
-enum class TargetKind { kE164, kSipUri, kExtension };
+// kIdentity is a registered endpoint's name ("alice"), e.g. a browser agent
+// of the webrtc system; only systems that accept identities are given one.
+enum class TargetKind { kE164, kSipUri, kExtension, kIdentity };
 
 struct DialRequest {
   std::string session_id;   // the core's id; adapters echo it in events
   TargetKind target_kind = TargetKind::kE164;
-  std::string target;       // E.164 ("+12015550100"), URI, or extension
+  std::string target;       // E.164 ("+12015550100"), URI, extension or identity
   std::string from;         // empty = the system's default caller
   absl::Duration ring_timeout = absl::ZeroDuration();  // zero = default
   voip::v1::ContactPhoneNumber contact;  // full context from the client
@@ -49,6 +51,7 @@ struct Capabilities {
   bool can_mute = false;
   bool accepts_sip_uri = false;
   bool accepts_extension = false;
+  bool accepts_identity = false;
 };
 
 struct Health {

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "adapters/api/call_host.h"
 #include "adapters/api/provider_event.h"
 
 namespace boost::asio {
@@ -31,6 +32,8 @@ struct AdapterContext {
   // Shared I/O loop for timers and sockets. Adapters must not block it.
   boost::asio::io_context* io = nullptr;
   const SecretReader* secrets = nullptr;
+  // Inbound calls, calls placed by the adapter's own endpoints, token checks.
+  CallHost* host = nullptr;
 };
 
 }  // namespace voipd::adapters

@@ -128,6 +128,43 @@ void CallController::StartCall(const voip::v1::StartCallRequest& request, Sessio
                   });
 }
 
+absl::StatusOr<CallSession> CallController::AcceptInbound(const std::string& system_name,
+                                                         const adapters::InboundCall& call) {
+  if (shutting_down_.load()) {
+    return MakeVoipError(voip::v1::DAEMON_SHUTDOWN, "voipd is shutting down; no new calls");
+  }
+  if (absl::Status s = ValidateInboundCall(call.provider_call_id, call.from, call.to, call.labels);
+      !s.ok()) {
+    return s;
+  }
+  SystemTablePtr systems = this->systems();
+  const SystemEntry* system = systems->Find(system_name);
+  if (system == nullptr) {
+    return ConfigurationError(absl::StrCat("inbound call on system '", system_name,
+                                           "', which is not configured"));
+  }
+  CallSession session;
+  session.set_session_id(NewSessionId());
+  session.set_system_name(system->name);
+  session.set_direction(voip::v1::CALL_DIRECTION_INBOUND);
+  session.set_provider_call_id(call.provider_call_id);
+  session.set_from(call.from);
+  session.mutable_to()->set_number(call.to);
+  session.set_to_normalized(call.to);
+  *session.mutable_created_at() = ProtoNow();
+  session.mutable_labels()->insert(call.labels.begin(), call.labels.end());
+  const std::string id = session.session_id();
+  registry_->Create(std::move(session), system->adapter);
+  // The call is alerting the moment the provider reports it.
+  adapters::ProviderEvent ringing;
+  ringing.session_id = id;
+  ringing.kind = adapters::ProviderEventKind::kRinging;
+  registry_->OnProviderEvent(std::move(ringing));
+  LogInfo("calls", absl::StrCat("session ", id, " inbound from ", call.from, " to ", call.to,
+                                " via ", system->name));
+  return registry_->Snapshot(id);
+}
+
 void CallController::DoStartCall(const voip::v1::StartCallRequest& request,
                                  SessionCallback done) {
   SystemTablePtr systems = this->systems();
@@ -150,11 +187,13 @@ void CallController::DoStartCall(const voip::v1::StartCallRequest& request,
   }
   const adapters::Capabilities caps = system->adapter->capabilities();
   if ((target->kind == adapters::TargetKind::kSipUri && !caps.accepts_sip_uri) ||
-      (target->kind == adapters::TargetKind::kExtension && !caps.accepts_extension)) {
+      (target->kind == adapters::TargetKind::kExtension && !caps.accepts_extension) ||
+      (target->kind == adapters::TargetKind::kIdentity && !caps.accepts_identity)) {
+    const char* what = target->kind == adapters::TargetKind::kSipUri     ? "SIP URIs"
+                       : target->kind == adapters::TargetKind::kExtension ? "extensions"
+                                                                          : "endpoint names";
     std::move(done)(InvalidNumberError(
-        "to.number", absl::StrCat("to.number: system '", system->name, "' does not accept ",
-                                  target->kind == adapters::TargetKind::kSipUri ? "SIP URIs"
-                                                                                : "extensions",
+        "to.number", absl::StrCat("to.number: system '", system->name, "' does not accept ", what,
                                   "; give an E.164 number")));
     return;
   }
@@ -389,6 +428,7 @@ voip::v1::GetCapabilitiesResponse CallController::GetCapabilities() const {
     out->set_can_mute(caps.can_mute);
     out->set_accepts_sip_uri(caps.accepts_sip_uri);
     out->set_accepts_extension(caps.accepts_extension);
+    out->set_accepts_identity(caps.accepts_identity);
     switch (health.state) {
       case adapters::Health::State::kHealthy:
         out->mutable_health()->set_state(voip::v1::HEALTH_STATE_HEALTHY);

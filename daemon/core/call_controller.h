@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "adapters/api/call_host.h"
 #include "daemon/core/call_registry.h"
 #include "daemon/core/idempotency_cache.h"
 #include "daemon/core/system_table.h"
@@ -39,6 +40,11 @@ class CallController {
   void EndCall(const voip::v1::EndCallRequest& request, SessionCallback done);
   void Hold(const voip::v1::HoldRequest& request, SessionCallback done);
   void Mute(const voip::v1::MuteRequest& request, SessionCallback done);
+
+  // A call the provider of `system_name` reports as arriving (see
+  // adapters::CallHost::AcceptInbound).
+  absl::StatusOr<voip::v1::CallSession> AcceptInbound(const std::string& system_name,
+                                                      const adapters::InboundCall& call);
 
   absl::StatusOr<voip::v1::CallSession> GetCallStatus(const voip::v1::GetCallStatusRequest& r) const;
   absl::StatusOr<voip::v1::ListCallsResponse> ListCalls(const voip::v1::ListCallsRequest& r) const;

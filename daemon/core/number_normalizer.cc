@@ -29,6 +29,20 @@ bool IsExtension(absl::string_view s) {
   return true;
 }
 
+// An endpoint name ("alice", "agent.7"): starts with a letter, so it never
+// collides with a dialable number or an extension. Longest accepted name:
+constexpr size_t kMaxIdentityLength = 64;
+
+bool IsIdentity(absl::string_view s) {
+  if (s.empty() || s.size() > kMaxIdentityLength) return false;
+  if (!absl::ascii_isalpha(static_cast<unsigned char>(s.front()))) return false;
+  for (char c : s) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (!absl::ascii_isalnum(u) && c != '.' && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
 // A SIP URI is passed to the adapter's SIP stack untouched; here we only
 // reject what can never be one, so that errors surface at the edge.
 bool LooksLikeSipUri(absl::string_view s) {
@@ -105,6 +119,11 @@ absl::StatusOr<NormalizedTarget> NormalizeNumber(absl::string_view typed,
     target.value = std::string(trimmed);
     return target;
   }
+  if (IsIdentity(trimmed)) {
+    target.kind = adapters::TargetKind::kIdentity;
+    target.value = std::string(trimmed);
+    return target;
+  }
   const std::string cache_key = absl::StrCat(default_region, "\x1f", trimmed);
   if (std::optional<NormalizedTarget> cached = Cache().Find(cache_key)) return *cached;
   const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
@@ -114,8 +133,8 @@ absl::StatusOr<NormalizedTarget> NormalizeNumber(absl::string_view typed,
     return InvalidNumberError(
         f, absl::StrCat(f, ": '", trimmed, "' is not a valid phone number",
                         trimmed.front() == '+' ? "" : absl::StrCat(" for region ", default_region),
-                        " (nor a SIP URI or an extension of up to ", kMaxExtensionDigits,
-                        " digits)"));
+                        " (nor a SIP URI, an extension of up to ", kMaxExtensionDigits,
+                        " digits or an endpoint name)"));
   }
   util.Format(number, PhoneNumberUtil::E164, &target.value);
   util.GetRegionCodeForNumber(number, &target.region);

@@ -30,6 +30,20 @@ absl::Status CheckString(const std::string& value, const std::string& field, siz
   return absl::OkStatus();
 }
 
+template <typename Map>
+absl::Status CheckLabels(const Map& labels) {
+  if (labels.size() > kMaxLabels) {
+    return InvalidArgumentError("labels", absl::StrCat("labels: more than ", kMaxLabels));
+  }
+  for (const auto& [key, value] : labels) {
+    const std::string field = absl::StrCat("labels[", key, "]");
+    if (key.empty()) return InvalidArgumentError("labels", "labels: empty key");
+    if (absl::Status s = CheckString(key, field, kMaxLabelKey); !s.ok()) return s;
+    if (absl::Status s = CheckString(value, field, kMaxLabelValue); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateRequestId(const std::string& request_id) {
@@ -63,16 +77,19 @@ absl::Status ValidateStartCall(const voip::v1::StartCallRequest& request) {
           absl::StrCat("ring_timeout: must be > 0 and at most ", kMaxRingTimeoutSeconds, "s"));
     }
   }
-  if (request.labels_size() > static_cast<int>(kMaxLabels)) {
-    return InvalidArgumentError("labels", absl::StrCat("labels: more than ", kMaxLabels));
+  return CheckLabels(request.labels());
+}
+
+absl::Status ValidateInboundCall(const std::string& provider_call_id, const std::string& from,
+                                 const std::string& to,
+                                 const std::map<std::string, std::string>& labels) {
+  if (absl::Status s = CheckString(provider_call_id, "provider_call_id", kMaxFrom); !s.ok()) {
+    return s;
   }
-  for (const auto& [key, value] : request.labels()) {
-    const std::string field = absl::StrCat("labels[", key, "]");
-    if (key.empty()) return InvalidArgumentError("labels", "labels: empty key");
-    if (absl::Status s = CheckString(key, field, kMaxLabelKey); !s.ok()) return s;
-    if (absl::Status s = CheckString(value, field, kMaxLabelValue); !s.ok()) return s;
-  }
-  return absl::OkStatus();
+  if (absl::Status s = CheckString(from, "from", kMaxFrom); !s.ok()) return s;
+  if (to.empty()) return InvalidArgumentError("to", "to: is required");
+  if (absl::Status s = CheckString(to, "to", kMaxFrom); !s.ok()) return s;
+  return CheckLabels(labels);
 }
 
 }  // namespace voipd

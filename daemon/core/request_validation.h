@@ -3,6 +3,9 @@
 // message starts with it, so a client can point at the input to fix.
 #pragma once
 
+#include <map>
+#include <string>
+
 #include "absl/status/status.h"
 #include "voip/v1/voip_service.pb.h"
 
@@ -11,5 +14,9 @@ namespace voipd {
 absl::Status ValidateStartCall(const voip::v1::StartCallRequest& request);
 absl::Status ValidateSessionId(const std::string& session_id);
 absl::Status ValidateRequestId(const std::string& request_id);
+// What an adapter reports about an inbound call is edge input too.
+absl::Status ValidateInboundCall(const std::string& provider_call_id, const std::string& from,
+                                 const std::string& to,
+                                 const std::map<std::string, std::string>& labels);
 
 }  // namespace voipd

@@ -29,8 +29,8 @@ bool Authorizer::enabled() const {
   return !tokens_->empty();
 }
 
-absl::StatusOr<Principal> Authorizer::Authorize(std::optional<absl::string_view> authorization,
-                                                absl::string_view method) const {
+absl::StatusOr<Principal> Authorizer::Authenticate(
+    std::optional<absl::string_view> authorization) const {
   std::shared_ptr<const std::vector<TokenSpec>> tokens;
   {
     absl::MutexLock lock(&mu_);
@@ -58,8 +58,14 @@ absl::StatusOr<Principal> Authorizer::Authorize(std::optional<absl::string_view>
     if (ConstantTimeEquals(hash, spec.sha256) && match == nullptr) match = &spec;
   }
   if (match == nullptr) return UnauthenticatedError("invalid bearer token");
+  return Principal{match->name, match->scopes, match->labels};
+}
 
-  Principal principal{match->name, match->scopes, match->labels};
+absl::StatusOr<Principal> Authorizer::Authorize(std::optional<absl::string_view> authorization,
+                                                absl::string_view method) const {
+  absl::StatusOr<Principal> authenticated = Authenticate(authorization);
+  if (!authenticated.ok()) return authenticated.status();
+  Principal& principal = *authenticated;
   const std::optional<Scope> needed = RequiredScope(method);
   const Scope scope = needed.value_or(kScopeAdmin);
   if (!HasScope(principal.scopes, scope)) {

@@ -28,6 +28,10 @@ class Authorizer {
   // ("Bearer <token>"), nullopt when absent. UNAUTHENTICATED when missing,
   // malformed or unknown; PERMISSION_DENIED when the token lacks the scope
   // `method` needs.
+  // Who presents `authorization`, without a scope check (UNAUTHENTICATED
+  // as Authorize). Used by adapters' own listeners (webrtc signaling).
+  absl::StatusOr<Principal> Authenticate(std::optional<absl::string_view> authorization) const;
+
   absl::StatusOr<Principal> Authorize(std::optional<absl::string_view> authorization,
                                       absl::string_view method) const;
 

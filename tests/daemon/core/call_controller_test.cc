@@ -954,3 +954,87 @@ TEST_F(CallControllerTest, ReloadChangesTheEndCallTimeout) {
 
 }  // namespace
 }  // namespace voipd
+
+// --- Inbound calls and identity targets (adapters::CallHost) ---------------
+
+namespace voipd {
+namespace {
+
+TEST_F(CallControllerTest, InboundCallIsAnnouncedInitiatingThenRinging) {
+  auto fake = InstallFake("fake");
+  adapters::InboundCall call{"prov-in-1", "+12015550111", "1001", {{"queue", "sales"}}};
+  absl::StatusOr<CallSession> accepted = controller_->AcceptInbound("fake", call);
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  EXPECT_EQ(accepted->direction(), voip::v1::CALL_DIRECTION_INBOUND);
+  EXPECT_EQ(accepted->status(), voip::v1::CALL_STATUS_RINGING);
+  EXPECT_EQ(accepted->provider_call_id(), "prov-in-1");
+  EXPECT_EQ(accepted->from(), "+12015550111");
+  EXPECT_EQ(accepted->to().number(), "1001");
+  EXPECT_EQ(accepted->labels().at("queue"), "sales");
+  ASSERT_TRUE(recorder_.WaitForStatus(accepted->session_id(), voip::v1::CALL_STATUS_RINGING));
+  EXPECT_THAT(StatusesOf(recorder_.EventsFor(accepted->session_id())),
+              ElementsAre(voip::v1::CALL_STATUS_INITIATING, voip::v1::CALL_STATUS_RINGING));
+  // The API controls it like any other call: EndCall reaches the adapter.
+  SessionResult ended = End(accepted->session_id());
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->status(), voip::v1::CALL_STATUS_DISCONNECTED);
+  EXPECT_EQ(TerminalCount(recorder_.EventsFor(accepted->session_id())), 1);
+}
+
+TEST_F(CallControllerTest, InboundCallOnAnUnknownSystemIsAConfigurationError) {
+  absl::StatusOr<CallSession> accepted =
+      controller_->AcceptInbound("nope", adapters::InboundCall{"p", "+12015550111", "1001", {}});
+  ASSERT_FALSE(accepted.ok());
+  EXPECT_EQ(ErrorOf(accepted.status()).error_code(), voip::v1::CONFIGURATION_ERROR);
+  EXPECT_EQ(CallCount(), 0);
+}
+
+TEST_F(CallControllerTest, InboundCallWithBadFieldsNamesTheField) {
+  InstallFake("fake");
+  struct Case {
+    adapters::InboundCall call;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {{"p", "+12015550111", "", {}}, "to"},
+      {{"p", "bad\x01" "caller", "1001", {}}, "from"},
+      {{std::string(300, 'x'), "a", "1001", {}}, "provider_call_id"},
+      {{"p", "a", "1001", {{"", "v"}}}, "labels"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<CallSession> accepted = controller_->AcceptInbound("fake", c.call);
+    ASSERT_FALSE(accepted.ok()) << c.field;
+    EXPECT_EQ(accepted.status().code(), absl::StatusCode::kInvalidArgument) << c.field;
+    EXPECT_EQ(ErrorOf(accepted.status()).field(), c.field);
+  }
+  EXPECT_EQ(CallCount(), 0);
+}
+
+TEST_F(CallControllerTest, InboundCallDuringShutdownIsRefused) {
+  InstallFake("fake");
+  controller_->BeginShutdown();
+  absl::StatusOr<CallSession> accepted =
+      controller_->AcceptInbound("fake", adapters::InboundCall{"p", "+12015550111", "1001", {}});
+  ASSERT_FALSE(accepted.ok());
+  EXPECT_EQ(ErrorOf(accepted.status()).error_code(), voip::v1::DAEMON_SHUTDOWN);
+}
+
+TEST_F(CallControllerTest, IdentityTargetNeedsASystemThatAcceptsIdentities) {
+  InstallFake("fake");
+  SessionResult refused = Start(StartRequest("alice", "fake"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(ErrorOf(refused.status()).error_code(), voip::v1::INVALID_NUMBER);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("endpoint names"));
+
+  test::TestAdapterOptions options;
+  options.capabilities.accepts_identity = true;
+  auto agents = InstallFake("agents", options);
+  SessionResult started = Start(StartRequest("alice", "agents"));
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(agents->last_dial().target_kind, adapters::TargetKind::kIdentity);
+  EXPECT_EQ(agents->last_dial().target, "alice");
+  EXPECT_EQ(started->to_normalized(), "alice");
+}
+
+}  // namespace
+}  // namespace voipd

@@ -72,7 +72,10 @@ TEST_P(NormalizeInvalidTest, IsInvalidNumberNamingToNumber) {
 
 INSTANTIATE_TEST_SUITE_P(
     Garbage, NormalizeInvalidTest,
-    ::testing::Values(InvalidCase{"Letters", "abc"}, InvalidCase{"TooShort", "+1 555"},
+    ::testing::Values(InvalidCase{"LettersAfterDigit", "1abc"},
+                      InvalidCase{"NameWithSpace", "alice smith"},
+                      InvalidCase{"NameWithAt", "alice@example.com"},
+                      InvalidCase{"NameLongerThan64", "a" + std::string(64, 'b')}, InvalidCase{"TooShort", "+1 555"},
                       InvalidCase{"Empty", ""}, InvalidCase{"OnlySpaces", "   "},
                       InvalidCase{"OnlyTabsAndNewlines", "\t\n"},
                       InvalidCase{"TooManyDigits", "+1 201 555 0100 1234 5678"},
@@ -100,12 +103,21 @@ TEST(NumberNormalizerTest, NationalNumberErrorNamesTheDefaultRegion) {
 }
 
 TEST(NumberNormalizerTest, ErrorNamesTheGivenField) {
-  absl::StatusOr<NormalizedTarget> target = NormalizeNumber("abc", "US", "contact.number");
+  absl::StatusOr<NormalizedTarget> target = NormalizeNumber("1abc", "US", "contact.number");
   ASSERT_FALSE(target.ok());
   std::optional<voip::v1::VoipError> error = GetVoipError(target.status());
   ASSERT_TRUE(error.has_value());
   EXPECT_EQ(error->field(), "contact.number");
   EXPECT_THAT(std::string(target.status().message()), StartsWith("contact.number"));
+}
+
+TEST(NumberNormalizerTest, NameStartingWithALetterIsAnIdentity) {
+  for (const std::string name : {"alice", "Agent.7", "bob_smith-2", "a"}) {
+    absl::StatusOr<NormalizedTarget> target = NormalizeNumber(name, "US");
+    ASSERT_TRUE(target.ok()) << name << ": " << target.status();
+    EXPECT_EQ(target->kind, TargetKind::kIdentity) << name;
+    EXPECT_EQ(target->value, name);
+  }
 }
 
 TEST(NumberNormalizerTest, SipUriPassesThroughUntouched) {

@@ -1,0 +1,152 @@
+// CoreCallHost: what adapters may ask of the core (inbound calls, calls their
+// own endpoints place, token checks), against the real controller, registry,
+// bus, authorizer and a TestAdapter.
+#include "daemon/core/core_call_host.h"
+
+#include <memory>
+
+#include "absl/synchronization/notification.h"
+#include "adapters/api/voip_error.h"
+#include "daemon/core/call_registry.h"
+#include "daemon/core/event_bus.h"
+#include "daemon/core/idempotency_cache.h"
+#include "daemon/security/scopes.h"
+#include "daemon/security/token_hash.h"
+#include "gtest/gtest.h"
+#include "tests/adapters/test_adapter.h"
+
+namespace voipd {
+namespace {
+
+class CoreCallHostTest : public ::testing::Test {
+ protected:
+  CoreCallHostTest()
+      : bus_(1000, 1000), registry_(&bus_, RegistryLimits{}), idempotency_(absl::Hours(1), 100),
+        host_(&authorizer_, &bus_) {
+    adapters::Capabilities caps;
+    caps.accepts_identity = true;
+    test::TestAdapterOptions options;
+    options.capabilities = caps;
+    agents_ = std::make_shared<test::TestAdapter>("agents", &registry_, options);
+    std::map<std::string, SystemEntry> entries;
+    entries["agents"] = SystemEntry{"agents", "test", agents_, "test/agents"};
+    controller_ = std::make_unique<CallController>(
+        &registry_, &idempotency_, io_.io(),
+        std::make_shared<const SystemTable>(entries, "agents", "US", std::vector<RouteRule>{}),
+        ControllerLimits{absl::Milliseconds(200)});
+  }
+  ~CoreCallHostTest() override { io_.Stop(); }
+
+  absl::StatusOr<voip::v1::CallSession> Place(adapters::PlaceCallRequest request) {
+    absl::Notification done;
+    absl::StatusOr<voip::v1::CallSession> result = absl::UnknownError("not called");
+    host_.PlaceCall("agents", std::move(request), [&](absl::StatusOr<voip::v1::CallSession> r) {
+      result = std::move(r);
+      done.Notify();
+    });
+    EXPECT_TRUE(done.WaitForNotificationWithTimeout(test::kWaitTimeout));
+    return result;
+  }
+
+  test::IoThread io_;
+  EventBus bus_;
+  CallRegistry registry_;
+  IdempotencyCache idempotency_;
+  Authorizer authorizer_;
+  CoreCallHost host_;
+  std::shared_ptr<test::TestAdapter> agents_;
+  std::unique_ptr<CallController> controller_;
+};
+
+TEST_F(CoreCallHostTest, BeforeAttachEverythingIsRefusedAsNotRunning) {
+  absl::StatusOr<voip::v1::CallSession> inbound =
+      host_.AcceptInbound("agents", adapters::InboundCall{"p", "bob", "alice", {}});
+  ASSERT_FALSE(inbound.ok());
+  EXPECT_EQ(GetVoipError(inbound.status())->error_code(), voip::v1::DAEMON_SHUTDOWN);
+  absl::StatusOr<voip::v1::CallSession> placed = Place({"bob", "alice", "", {}});
+  ASSERT_FALSE(placed.ok());
+  EXPECT_EQ(GetVoipError(placed.status())->error_code(), voip::v1::DAEMON_SHUTDOWN);
+}
+
+TEST_F(CoreCallHostTest, PlaceCallTakesTheStartCallPathOnTheAdaptersSystem) {
+  host_.Attach(controller_.get());
+  absl::StatusOr<voip::v1::CallSession> placed =
+      Place({"bob", "alice", "req-1", {{"crm", "42"}}});
+  ASSERT_TRUE(placed.ok()) << placed.status();
+  EXPECT_EQ(placed->system_name(), "agents");
+  EXPECT_EQ(placed->direction(), voip::v1::CALL_DIRECTION_OUTBOUND);
+  EXPECT_EQ(placed->from(), "bob");
+  EXPECT_EQ(agents_->last_dial().target_kind, adapters::TargetKind::kIdentity);
+  EXPECT_EQ(agents_->last_dial().labels.at("crm"), "42");
+  // request_id is an idempotency key here too: a retry gives the same call.
+  absl::StatusOr<voip::v1::CallSession> again =
+      Place({"bob", "alice", "req-1", {{"crm", "42"}}});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->session_id(), placed->session_id());
+  // Bad input fails as StartCall would, naming the field.
+  absl::StatusOr<voip::v1::CallSession> bad = Place({"bob", "", "", {}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(GetVoipError(bad.status())->field(), "to.number");
+}
+
+TEST_F(CoreCallHostTest, AcceptInboundAfterDetachIsRefused) {
+  host_.Attach(controller_.get());
+  ASSERT_TRUE(host_.AcceptInbound("agents", adapters::InboundCall{"p", "bob", "alice", {}}).ok());
+  host_.Detach();
+  EXPECT_FALSE(host_.AcceptInbound("agents", adapters::InboundCall{"q", "bob", "alice", {}}).ok());
+}
+
+TEST_F(CoreCallHostTest, WatchSystemSeesThatSystemsEventsInOrderUntilDestroyed) {
+  host_.Attach(controller_.get());
+  absl::Mutex mu;
+  std::vector<voip::v1::CallStatus> seen;
+  absl::StatusOr<std::unique_ptr<adapters::CallWatch>> watch =
+      host_.WatchSystem("agents", [&](const voip::v1::CallEvent& event) {
+        absl::MutexLock lock(&mu);
+        seen.push_back(event.session().status());
+      });
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  absl::StatusOr<voip::v1::CallSession> in =
+      host_.AcceptInbound("agents", adapters::InboundCall{"p", "bob", "alice", {}});
+  ASSERT_TRUE(in.ok()) << in.status();
+  {
+    absl::MutexLock lock(&mu);
+    auto two = [&] { return seen.size() >= 2; };
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&two), test::kWaitTimeout));
+    EXPECT_EQ(seen[0], voip::v1::CALL_STATUS_INITIATING);
+    EXPECT_EQ(seen[1], voip::v1::CALL_STATUS_RINGING);
+  }
+  watch->reset();
+  ASSERT_TRUE(host_.AcceptInbound("agents", adapters::InboundCall{"q", "bob", "alice", {}}).ok());
+  absl::SleepFor(absl::Milliseconds(50));  // nothing may arrive after the reset
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(seen.size(), 2u);
+}
+
+TEST_F(CoreCallHostTest, AuthenticateUsesTheApiTokenTable) {
+  // No tokens configured: anonymous with every scope (listener policy keeps
+  // that to loopback).
+  absl::StatusOr<adapters::ApiCaller> anonymous = host_.Authenticate("anything");
+  ASSERT_TRUE(anonymous.ok());
+  EXPECT_TRUE(anonymous->can_read && anonymous->can_write);
+
+  TokenSpec reader{"dashboard", Sha256("read-token"), kScopeCallsRead, {{"tenant", "a"}}};
+  TokenSpec writer{"crm", Sha256("write-token"), kScopeCallsRead | kScopeCallsWrite, {}};
+  authorizer_.SetTokens({reader, writer});
+  absl::StatusOr<adapters::ApiCaller> r = host_.Authenticate("read-token");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->name, "dashboard");
+  EXPECT_TRUE(r->can_read);
+  EXPECT_FALSE(r->can_write);
+  EXPECT_EQ(r->labels.at("tenant"), "a");
+  absl::StatusOr<adapters::ApiCaller> w = host_.Authenticate("write-token");
+  ASSERT_TRUE(w.ok());
+  EXPECT_TRUE(w->can_write);
+  absl::StatusOr<adapters::ApiCaller> wrong = host_.Authenticate("nope");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_FALSE(host_.Authenticate("").ok());
+}
+
+}  // namespace
+}  // namespace voipd
