@@ -37,6 +37,7 @@ void Daemon::ApplyLimits(const DaemonSettings& settings) {
   limiter_->SetLimits(settings.security.tokens);
   bus_->Resize(settings.event_window, settings.subscriber_max_lag);
   registry_->SetLimits(RegistryLimits{settings.ended_retention, settings.max_ended_calls});
+  if (history_) history_->SetRetention(settings.history.retention);
   idempotency_->SetLimits(settings.idempotency_ttl, settings.idempotency_max_keys);
 }
 
@@ -69,6 +70,15 @@ absl::StatusOr<SystemTablePtr> Daemon::BuildSystems(const DaemonSettings& settin
 
 absl::Status Daemon::Start(const DaemonSettings& settings) {
   settings_ = settings;
+  if (!settings.state_dir.empty()) {
+    absl::StatusOr<std::unique_ptr<history::DurableHistory>> history =
+        history::DurableHistory::Open(settings.state_dir, settings.history,
+                                      settings.idempotency_ttl, settings.event_window);
+    if (!history.ok()) return history.status();
+    history_ = std::move(*history);
+  } else {
+    LogWarn("history", "no state_dir: call history is kept in memory only and lost on restart");
+  }
   bus_ = std::make_unique<EventBus>(settings.event_window, settings.subscriber_max_lag);
   // One thread keeps wake-ups in order and off the RPC that published the
   // event: with 1,000 subscribers StartCall otherwise waited for 1,000
@@ -83,6 +93,7 @@ absl::Status Daemon::Start(const DaemonSettings& settings) {
       bus_.get(), RegistryLimits{settings.ended_retention, settings.max_ended_calls});
   idempotency_ =
       std::make_unique<IdempotencyCache>(settings.idempotency_ttl, settings.idempotency_max_keys);
+  if (history_) history_->Start(bus_.get(), idempotency_.get(), settings.idempotency_ttl);
   limiter_ = std::make_unique<CallLimiter>([registry = registry_.get()](const std::string& id) {
     absl::StatusOr<voip::v1::CallSession> s = registry->Snapshot(id);
     return s.ok() && !IsTerminal(s->status());
@@ -112,6 +123,10 @@ absl::Status Daemon::Start(const DaemonSettings& settings) {
                                                  *systems,
                                                  ControllerLimits{settings.end_call_timeout});
   host_->Attach(controller_.get());
+  if (history_) {
+    controller_->SetHistory(history_.get());
+    RecoverActiveCalls();
+  }
   io_thread_ = std::thread([io = io_.get()] {
     auto guard = boost::asio::make_work_guard(*io);
     io->run();
@@ -183,6 +198,14 @@ void Daemon::CollectGauges(std::string* out) const {
                        {{{}, std::max(0.0, subscribers)}});
   Metrics::AppendGauge(out, "voipd_event_bus_last_sequence", "Sequence of the newest event.",
                        {{{}, static_cast<double>(bus_->last_sequence())}});
+  if (history_) {
+    Metrics::AppendGauge(out, "voipd_history_healthy",
+                         "1 while call history is written to disk, 0 after a write failed.",
+                         {{{}, history_->healthy() ? 1.0 : 0.0}});
+    Metrics::AppendGauge(out, "voipd_history_write_errors",
+                         "History write batches that failed since start.",
+                         {{{}, static_cast<double>(history_->write_errors())}});
+  }
   Metrics::AppendGauge(out, "voipd_ready", "1 while grpc.health.v1 reports SERVING.",
                        {{{}, !stopping_.load() && DefaultSystemHealthy() ? 1.0 : 0.0}});
 }
@@ -209,7 +232,34 @@ void Daemon::Tick() {
     NotifyStatus(status);
     last_status_ = std::move(status);
   }
-  if (server_) server_->SetServing(DefaultSystemHealthy());
+  if (server_) {
+    server_->SetServing(DefaultSystemHealthy());
+    if (history_) server_->SetComponentServing("voipd.history", history_->healthy());
+  }
+}
+
+void Daemon::RecoverActiveCalls() {
+  const std::vector<voip::v1::CallSession>& calls = history_->recovered().active_calls;
+  if (calls.empty()) return;
+  SystemTablePtr systems = controller_->systems();
+  for (const voip::v1::CallSession& session : calls) {
+    const SystemEntry* system = systems->Find(session.system_name());
+    adapters::AdapterPtr adapter = system ? system->adapter : nullptr;
+    registry_->Restore(session, adapter);
+    // No adapter can report a call from before the restart yet (the
+    // adapter API has no re-adoption), so every one is ended here.
+    adapters::ProviderEvent ended;
+    ended.session_id = session.session_id();
+    ended.kind = adapters::ProviderEventKind::kEnded;
+    ended.outcome = adapters::EndOutcome::kDisconnected;
+    ended.source = voip::v1::HANGUP_SOURCE_SYSTEM;
+    ended.error_code = voip::v1::DAEMON_RESTART;
+    ended.message = "voipd restarted while the call was active; it was ended during recovery";
+    registry_->OnProviderEvent(std::move(ended));
+  }
+  LogWarn("history", absl::StrCat(calls.size(),
+                                  " calls were active when voipd last stopped; ended with "
+                                  "DAEMON_RESTART"));
 }
 
 absl::Status Daemon::Reload() {
@@ -255,6 +305,10 @@ absl::Status Daemon::Reload() {
   settings->metrics_listen = settings_.metrics_listen;
   settings->security.tls = settings_.security.tls;
   settings->security.unix_socket = settings_.security.unix_socket;
+  if (settings->state_dir != settings_.state_dir && !settings->state_dir.empty()) {
+    LogWarn("daemon", "reload: state_dir changes take effect only after a restart");
+  }
+  settings->state_dir = settings_.state_dir;
   settings_ = std::move(*settings);
   LogInfo("daemon", absl::StrCat("reloaded ", config_path_));
   return absl::OkStatus();
@@ -275,6 +329,8 @@ void Daemon::Shutdown() {
     // this wait is bounded; the margin covers the timers' own latency.
     all_ended->WaitForNotificationWithTimeout(settings_.shutdown_grace + absl::Seconds(2));
   }
+  // Everything published so far reaches the disk and then the streams.
+  if (history_) history_->Stop();
   bus_->CloseAll(absl::UnavailableError(absl::StrCat(
       "voipd is shutting down; reconnect and resume with after_sequence=",
       bus_->last_sequence())));

@@ -17,6 +17,7 @@
 #include "daemon/core/event_bus.h"
 #include "daemon/core/idempotency_cache.h"
 #include "daemon/core/system_table.h"
+#include "daemon/history/durable_history.h"
 #include "daemon/observability/metrics.h"
 #include "daemon/security/authorizer.h"
 #include "daemon/security/call_limiter.h"
@@ -60,6 +61,9 @@ class Daemon {
   // Runs on the io_context: watchdog keepalive, STATUS=, health.
   void Tick();
   bool DefaultSystemHealthy() const;
+  // Calls that were active when the previous run died: each gets its one
+  // terminal event (DAEMON_RESTART).
+  void RecoverActiveCalls();
   void CollectGauges(std::string* out) const;
 
   const std::string config_path_;
@@ -71,6 +75,9 @@ class Daemon {
   std::unique_ptr<boost::asio::thread_pool> fanout_;
   SecretFileReader secrets_;
   std::unique_ptr<EventBus> bus_;
+  // Durable history; null when no state_dir is configured. Stopped before
+  // bus_ goes away.
+  std::unique_ptr<history::DurableHistory> history_;
   std::unique_ptr<CallRegistry> registry_;
   std::unique_ptr<IdempotencyCache> idempotency_;
   // Adapters keep a pointer to it, so it outlives controller_ (which holds

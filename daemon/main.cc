@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -46,12 +47,16 @@ int main(int argc, char** argv) {
   CLI::App app{"voipd: call-control daemon with a gRPC API"};
   std::string config_path;
   std::string ready_file;
+  std::string state_dir;
   bool check_only = false;
   app.add_option("-c,--config", config_path,
                  absl::StrCat("YAML config file (default ", kDefaultConfigPath,
                               "; if that does not exist, the embedded sandbox default)"));
   app.add_option("--ready-file", ready_file,
                  "write the bound addresses as JSON to this file once serving");
+  app.add_option("--state-dir", state_dir,
+                 "directory for the call history database (overrides state_dir; default "
+                 "$STATE_DIRECTORY, else history is kept in memory only)");
   app.add_flag("--check-config", check_only, "validate the config and exit");
   app.set_version_flag("--version", "voipd 0.1.0");
   CLI11_PARSE(app, argc, argv);
@@ -71,6 +76,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "voipd: invalid configuration: %s\n",
                  std::string(settings.status().message()).c_str());
     return 1;
+  }
+  if (!state_dir.empty()) {
+    settings->state_dir = state_dir;
+  } else if (settings->state_dir.empty()) {
+    // systemd's StateDirectory= exports the absolute path(s), colon-separated.
+    if (const char* env = std::getenv("STATE_DIRECTORY"); env != nullptr && *env != '\0') {
+      settings->state_dir = std::string(env).substr(0, std::string(env).find(':'));
+    }
   }
   if (check_only) {
     std::printf("%s: OK\n", embedded ? "(embedded default)" : config_path.c_str());

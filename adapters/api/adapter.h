@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "adapters/api/call_host.h"
 #include "voip/v1/call.pb.h"
 
 namespace voipd::adapters {
@@ -52,6 +53,8 @@ struct Capabilities {
   bool accepts_sip_uri = false;
   bool accepts_extension = false;
   bool accepts_identity = false;
+  // SimulateInbound works (the sandbox).
+  bool can_simulate_inbound = false;
 };
 
 struct Health {
@@ -80,6 +83,13 @@ class Adapter {
   // confirmation as kHeld/kResumed (kMuted/kUnmuted) before calling done.
   virtual void Hold(const CallRef& call, bool hold, DoneCallback done) = 0;
   virtual void Mute(const CallRef& call, bool mute, DoneCallback done) = 0;
+
+  // Simulators only (capabilities().can_simulate_inbound): report `call` as
+  // arriving through AdapterContext::host->AcceptInbound and play it out.
+  virtual void SimulateInbound(const InboundCall& call,
+                               absl::AnyInvocable<void(absl::StatusOr<voip::v1::CallSession>) &&> done) {
+    std::move(done)(absl::UnimplementedError("this system cannot simulate inbound calls"));
+  }
 
   // Stops timers and connections when the daemon stops; no new operation
   // starts afterwards. Pending callbacks must still be invoked. An adapter

@@ -59,6 +59,7 @@ Capabilities SandboxAdapter::capabilities() const {
   caps.can_end = caps.can_hold = caps.can_mute = true;
   caps.accepts_sip_uri = config_.accept_sip_uri();
   caps.accepts_extension = config_.accept_extension();
+  caps.can_simulate_inbound = true;
   return caps;
 }
 
@@ -274,6 +275,78 @@ void SandboxAdapter::Mute(const CallRef& call, bool mute, DoneCallback done) {
   event.kind = mute ? ProviderEventKind::kMuted : ProviderEventKind::kUnmuted;
   Emit(std::move(event));
   std::move(done)(absl::OkStatus());
+}
+
+void SandboxAdapter::SimulateInbound(
+    const InboundCall& call,
+    absl::AnyInvocable<void(absl::StatusOr<voip::v1::CallSession>) &&> done) {
+  if (context_.host == nullptr) {
+    std::move(done)(absl::FailedPreconditionError("sandbox: no core to report the call to"));
+    return;
+  }
+  InboundCall inbound = call;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) {
+      std::move(done)(NetworkError(context_.system_name, "sandbox: adapter is shutting down"));
+      return;
+    }
+    inbound.provider_call_id = absl::StrCat("sbx-in-", next_call_id_++);
+  }
+  absl::StatusOr<voip::v1::CallSession> session =
+      context_.host->AcceptInbound(context_.system_name, inbound);
+  if (!session.ok()) {
+    std::move(done)(session.status());
+    return;
+  }
+  const std::string id = session->session_id();
+  {
+    absl::MutexLock lock(&mu_);
+    calls_.emplace(id, std::make_shared<SimCall>());
+  }
+  // The caller's number scripts the call, as the dialled number does for
+  // outbound calls (docs/adapters/sandbox.md).
+  const Script script = ScriptForTarget(call.from);
+  if (script == Script::kNoAnswer) {
+    // Nobody picks up: a missed call once the default ring timeout passes.
+    const absl::Duration ring_timeout = config_.default_ring_timeout_seconds() > 0
+                                            ? absl::Seconds(config_.default_ring_timeout_seconds())
+                                            : kDefaultRingTimeout;
+    After(id, ring_timeout, [this, id] {
+      EndSimulated(id, EndOutcome::kUnavailable, voip::v1::HANGUP_SOURCE_SYSTEM,
+                   voip::v1::ERROR_CODE_UNSPECIFIED,
+                   Cause(480, "Temporarily Unavailable", 19, "no-answer"),
+                   "nobody answered before the ring timeout");
+    });
+  } else if (script == Script::kRemoteHangup) {
+    // The caller gives up while it rings.
+    After(id, Scaled(kRingToAnswer), [this, id] {
+      EndSimulated(id, EndOutcome::kDisconnected, voip::v1::HANGUP_SOURCE_REMOTE,
+                   voip::v1::ERROR_CODE_UNSPECIFIED, Cause(487, "Request Terminated", 16,
+                                                           "canceled"),
+                   "the caller hung up before answer");
+    });
+  } else {
+    // Answered by the simulated agent, then the caller hangs up.
+    After(id, Scaled(kRingToAnswer), [this, id] {
+      {
+        absl::MutexLock lock(&mu_);
+        auto it = calls_.find(id);
+        if (it == calls_.end()) return;
+        it->second->answered = true;
+      }
+      ProviderEvent event;
+      event.session_id = id;
+      event.kind = ProviderEventKind::kAnswered;
+      Emit(std::move(event));
+    });
+    After(id, Scaled(kRingToAnswer + kAnswerToRemoteHangup), [this, id] {
+      EndSimulated(id, EndOutcome::kDisconnected, voip::v1::HANGUP_SOURCE_REMOTE,
+                   voip::v1::ERROR_CODE_UNSPECIFIED, Cause(0, "", 16, "completed"),
+                   "the caller hung up");
+    });
+  }
+  std::move(done)(std::move(*session));
 }
 
 void SandboxAdapter::Shutdown() {

@@ -38,6 +38,9 @@ class SandboxAdapter final : public Adapter,
   void EndCall(const CallRef& call, DoneCallback done) override;
   void Hold(const CallRef& call, bool hold, DoneCallback done) override;
   void Mute(const CallRef& call, bool mute, DoneCallback done) override;
+  void SimulateInbound(const InboundCall& call,
+                       absl::AnyInvocable<void(absl::StatusOr<voip::v1::CallSession>) &&> done)
+      override;
   void Shutdown() override;
 
  private:

@@ -36,5 +36,6 @@ void AddListCommand(CLI::App& app, Command* selected);
 void AddWatchCommand(CLI::App& app, Command* selected);
 void AddEventsCommand(CLI::App& app, Command* selected);
 void AddSystemsCommand(CLI::App& app, Command* selected);
+void AddHistoryCommand(CLI::App& app, Command* selected);  // history, inbound
 
 }  // namespace voipd::voipctl

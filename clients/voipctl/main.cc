@@ -51,6 +51,7 @@ int Main(int argc, char** argv) {
   AddWatchCommand(app, &selected);
   AddEventsCommand(app, &selected);
   AddSystemsCommand(app, &selected);
+  AddHistoryCommand(app, &selected);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

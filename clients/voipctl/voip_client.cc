@@ -115,6 +115,12 @@ RpcResult<voip::v1::ListCallsResponse> VoipClient::ListCalls(
       &VoipService::Stub::ListCalls, request);
 }
 
+RpcResult<voip::v1::CallSession> VoipClient::SimulateInboundCall(
+    const voip::v1::SimulateInboundCallRequest& request) {
+  return impl_->Unary<voip::v1::SimulateInboundCallRequest, voip::v1::CallSession>(
+      &VoipService::Stub::SimulateInboundCall, request);
+}
+
 RpcResult<voip::v1::GetCapabilitiesResponse> VoipClient::GetCapabilities() {
   return impl_->Unary<voip::v1::GetCapabilitiesRequest, voip::v1::GetCapabilitiesResponse>(
       &VoipService::Stub::GetCapabilities, voip::v1::GetCapabilitiesRequest());

@@ -31,6 +31,8 @@ class VoipClient {
   RpcResult<voip::v1::CallSession> Mute(const voip::v1::MuteRequest& request);
   RpcResult<voip::v1::ListCallsResponse> ListCalls(const voip::v1::ListCallsRequest& request);
   RpcResult<voip::v1::GetCapabilitiesResponse> GetCapabilities();
+  RpcResult<voip::v1::CallSession> SimulateInboundCall(
+      const voip::v1::SimulateInboundCallRequest& request);
 
   // Receives each streamed event; returning false stops the stream (the
   // result is then CANCELLED).

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "adapters/api/registry.h"
@@ -60,6 +61,40 @@ absl::Status ParseDurationField(const std::string& text, const std::string& sour
                                         "' is not a positive duration such as 5s, 10m, 24h"));
   }
   *out = d;
+  return absl::OkStatus();
+}
+
+// history.retention: a duration ("720h"), whole days ("90d"), or "0" for
+// no pruning.
+absl::Status LoadHistorySettings(const voip::config::v1::HistoryConfig& history,
+                                 const std::string& source, const YAML::Node& node,
+                                 HistorySettings* out) {
+  const std::string& retention = history.retention();
+  if (retention == "0") {
+    out->retention = absl::InfiniteDuration();
+  } else if (!retention.empty()) {
+    int64_t days = 0;
+    absl::Duration d;
+    if (retention.back() == 'd' &&
+        absl::SimpleAtoi(absl::string_view(retention).substr(0, retention.size() - 1), &days) &&
+        days > 0) {
+      out->retention = absl::Hours(24 * days);
+    } else if (absl::ParseDuration(retention, &d) && d > absl::ZeroDuration()) {
+      out->retention = d;
+    } else {
+      return Invalid(source, Child(node, "retention"),
+                     absl::StrCat("history.retention: '", retention,
+                                  "' is not a duration such as 90d, 720h, or 0 (keep forever)"));
+    }
+  }
+  if (!history.synchronous().empty()) {
+    if (history.synchronous() != "full" && history.synchronous() != "normal") {
+      return Invalid(source, Child(node, "synchronous"),
+                     absl::StrCat("history.synchronous: '", history.synchronous(),
+                                  "' is not full or normal"));
+    }
+    out->synchronous_full = history.synchronous() == "full";
+  }
   return absl::OkStatus();
 }
 
@@ -272,6 +307,12 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
     settings.log_format = proto.log_format();
   }
   settings.metrics_listen = proto.metrics().listen();
+  settings.state_dir = proto.state_dir();
+  if (absl::Status s = LoadHistorySettings(proto.history(), source, Child(root, "history"),
+                                           &settings.history);
+      !s.ok()) {
+    return s;
+  }
   if (absl::Status s = LoadSecuritySettings(proto, root, source, settings.listen,
                                             &settings.security);
       !s.ok()) {

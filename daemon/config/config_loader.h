@@ -25,6 +25,11 @@ struct SystemConfig {
   std::string fingerprint;  // type + deterministic serialization
 };
 
+struct HistorySettings {
+  absl::Duration retention = absl::Hours(24 * 90);  // InfiniteDuration: never prune
+  bool synchronous_full = true;
+};
+
 struct DaemonSettings {
   std::string source;  // file name, for messages
   std::vector<std::string> listen;
@@ -45,6 +50,10 @@ struct DaemonSettings {
   std::string log_format = "text";  // or "json"
   std::string metrics_listen;       // empty: no metrics endpoint
   SecuritySettings security;
+  // Where voipd.db lives; empty = history in memory only. main.cc fills in
+  // --state-dir and $STATE_DIRECTORY.
+  std::string state_dir;
+  HistorySettings history;
 };
 
 // The configuration used when no file exists at the default path: the

@@ -9,6 +9,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "adapters/api/voip_error.h"
 #include "daemon/core/call_state_machine.h"
@@ -254,6 +255,19 @@ void CallController::EndCall(const voip::v1::EndCallRequest& request, SessionCal
     return;
   }
   const std::string id = request.session_id();
+  if (history_ != nullptr) {
+    // The caller is told the call ended only once that is on disk.
+    done = [history = history_, done = std::move(done)](absl::StatusOr<CallSession> r) mutable {
+      if (!r.ok()) {
+        std::move(done)(std::move(r));
+        return;
+      }
+      const uint64_t sequence = r->last_sequence();
+      history->WhenDurable(sequence, [done = std::move(done), r = std::move(r)]() mutable {
+        std::move(done)(std::move(r));
+      });
+    };
+  }
   WithIdempotency("EndCall", request.request_id(), request, std::move(done),
                   [this, id](SessionCallback done) mutable { DoEndCall(id, std::move(done)); });
 }
@@ -261,7 +275,12 @@ void CallController::EndCall(const voip::v1::EndCallRequest& request, SessionCal
 void CallController::DoEndCall(const std::string& session_id, SessionCallback done) {
   absl::StatusOr<CallHandle> call = registry_->Get(session_id);
   if (!call.ok()) {
-    std::move(done)(call.status());
+    // An ended call the registry has forgotten (or one from before a
+    // restart) is still an ended call: ending it changes nothing.
+    voip::v1::GetCallStatusRequest lookup;
+    lookup.set_session_id(session_id);
+    absl::StatusOr<CallSession> past = GetCallStatus(lookup);
+    std::move(done)(past.ok() ? past : call.status());
     return;
   }
   if (IsTerminal(call->session.status())) {
@@ -403,12 +422,65 @@ void CallController::DoToggle(const std::string& session_id, bool hold_not_mute,
 absl::StatusOr<CallSession> CallController::GetCallStatus(
     const voip::v1::GetCallStatusRequest& request) const {
   if (absl::Status s = ValidateSessionId(request.session_id()); !s.ok()) return s;
-  return registry_->Snapshot(request.session_id());
+  absl::StatusOr<CallSession> live = registry_->Snapshot(request.session_id());
+  if (live.ok() || history_ == nullptr) return live;
+  absl::StatusOr<std::optional<CallSession>> past = history_->Get(request.session_id());
+  if (!past.ok()) return past.status();
+  if (!past->has_value()) return live.status();
+  return **past;
 }
 
 absl::StatusOr<voip::v1::ListCallsResponse> CallController::ListCalls(
     const voip::v1::ListCallsRequest& request) const {
-  return registry_->List(request);
+  if (request.created_after().nanos() < 0 || request.created_before().nanos() < 0) {
+    return InvalidArgumentError("created_after", "created_after/created_before: invalid timestamp");
+  }
+  std::string number;
+  if (!request.number().empty()) {
+    if (request.number().size() > 256) {
+      return InvalidArgumentError("number", "number: longer than 256 characters");
+    }
+    // Match what was stored: the normalized form when the text is a number.
+    absl::StatusOr<NormalizedTarget> target =
+        NormalizeNumber(request.number(), systems()->default_region(), "number");
+    number = target.ok() ? target->value : std::string(absl::StripAsciiWhitespace(request.number()));
+  }
+  if (history_ == nullptr) return registry_->List(request, number);
+  // Read-your-writes: a call started a moment ago must be listed.
+  if (!history_->Sync(absl::Seconds(2))) {
+    LogWarn("history", "ListCalls: history writes are behind; the list may miss recent calls");
+  }
+  return history_->List(request, number);
+}
+
+void CallController::SimulateInboundCall(const voip::v1::SimulateInboundCallRequest& request,
+                                         SessionCallback done) {
+  if (shutting_down_.load()) {
+    std::move(done)(MakeVoipError(voip::v1::DAEMON_SHUTDOWN, "voipd is shutting down; no new calls"));
+    return;
+  }
+  SystemTablePtr systems = this->systems();
+  const std::string name =
+      request.system_name().empty() ? systems->default_system() : request.system_name();
+  const SystemEntry* system = systems->Find(name);
+  if (system == nullptr) {
+    std::move(done)(MakeVoipError(voip::v1::UNKNOWN_SYSTEM,
+                                  absl::StrCat("system_name: '", name, "' is not configured")));
+    return;
+  }
+  if (!system->adapter->capabilities().can_simulate_inbound) {
+    std::move(done)(UnsupportedOperationError(name, "SimulateInboundCall"));
+    return;
+  }
+  adapters::InboundCall call;
+  call.from = request.from();
+  call.to = request.to();
+  call.labels.insert(request.labels().begin(), request.labels().end());
+  if (absl::Status s = ValidateInboundCall("", call.from, call.to, call.labels); !s.ok()) {
+    std::move(done)(s);
+    return;
+  }
+  system->adapter->SimulateInbound(call, std::move(done));
 }
 
 voip::v1::GetCapabilitiesResponse CallController::GetCapabilities() const {

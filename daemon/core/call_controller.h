@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "adapters/api/call_host.h"
+#include "daemon/core/call_history.h"
 #include "daemon/core/call_registry.h"
 #include "daemon/core/idempotency_cache.h"
 #include "daemon/core/system_table.h"
@@ -46,8 +47,17 @@ class CallController {
   absl::StatusOr<voip::v1::CallSession> AcceptInbound(const std::string& system_name,
                                                       const adapters::InboundCall& call);
 
+  // Asks the system's adapter to simulate an inbound call (sandbox).
+  void SimulateInboundCall(const voip::v1::SimulateInboundCallRequest& request,
+                           SessionCallback done);
+
   absl::StatusOr<voip::v1::CallSession> GetCallStatus(const voip::v1::GetCallStatusRequest& r) const;
   absl::StatusOr<voip::v1::ListCallsResponse> ListCalls(const voip::v1::ListCallsRequest& r) const;
+
+  // Durable history: ended calls are looked up there once the registry has
+  // forgotten them, ListCalls reads it, and EndCall answers only once the
+  // terminal event is on disk. Set before serving; nullptr = memory only.
+  void SetHistory(CallHistory* history) { history_ = history; }
   voip::v1::GetCapabilitiesResponse GetCapabilities() const;
 
   // Config reload: new calls use `systems`; live calls keep their adapter.
@@ -78,6 +88,7 @@ class CallController {
                 voip::v1::ErrorCode code, SessionCallback done);
 
   CallRegistry* const registry_;
+  CallHistory* history_ = nullptr;
   IdempotencyCache* const idempotency_;
   boost::asio::io_context* const io_;
   std::atomic<bool> shutting_down_{false};

@@ -12,8 +12,29 @@ namespace {
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 
-bool Matches(const voip::v1::ListCallsRequest& request, const voip::v1::CallSession& session) {
+int64_t Micros(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1000000 + t.nanos() / 1000;
+}
+
+bool Matches(const voip::v1::ListCallsRequest& request, const std::string& number,
+             const voip::v1::CallSession& session) {
   if (request.active_only() && IsTerminal(session.status())) return false;
+  if (request.direction() != voip::v1::CALL_DIRECTION_UNSPECIFIED &&
+      session.direction() != request.direction()) {
+    return false;
+  }
+  if (request.has_created_after() &&
+      Micros(session.created_at()) < Micros(request.created_after())) {
+    return false;
+  }
+  if (request.has_created_before() &&
+      Micros(session.created_at()) >= Micros(request.created_before())) {
+    return false;
+  }
+  if (!number.empty() && session.to_normalized() != number && session.to().number() != number &&
+      session.from() != number) {
+    return false;
+  }
   if (request.status() != voip::v1::CALL_STATUS_UNSPECIFIED && session.status() != request.status()) {
     return false;
   }
@@ -52,6 +73,16 @@ voip::v1::CallSession CallRegistry::Create(voip::v1::CallSession session,
   }
   bus_->Dispatch(std::move(wakes));
   return snapshot;
+}
+
+void CallRegistry::Restore(voip::v1::CallSession session, adapters::AdapterPtr adapter) {
+  absl::MutexLock lock(&mu_);
+  auto record = std::make_shared<Record>();
+  record->index = next_index_++;
+  record->adapter = std::move(adapter);
+  record->session = std::move(session);
+  by_id_[record->session.session_id()] = record;
+  by_index_[record->index] = record;
 }
 
 void CallRegistry::OnProviderEvent(adapters::ProviderEvent event) {
@@ -155,7 +186,7 @@ bool CallRegistry::OnTerminal(const std::string& session_id, TerminalCallback ca
 }
 
 absl::StatusOr<voip::v1::ListCallsResponse> CallRegistry::List(
-    const voip::v1::ListCallsRequest& request) const {
+    const voip::v1::ListCallsRequest& request, const std::string& number) const {
   if (request.page_size() < 0) {
     return InvalidArgumentError("page_size", "page_size: must not be negative");
   }
@@ -169,7 +200,7 @@ absl::StatusOr<voip::v1::ListCallsResponse> CallRegistry::List(
   voip::v1::ListCallsResponse response;
   absl::MutexLock lock(&mu_);
   for (auto it = by_index_.lower_bound(start); it != by_index_.end(); ++it) {
-    if (!Matches(request, it->second->session)) continue;
+    if (!Matches(request, number, it->second->session)) continue;
     if (response.calls_size() == page_size) {
       response.set_next_page_token(absl::StrCat(it->first));
       break;

@@ -42,6 +42,10 @@ class CallRegistry final : public adapters::CallEventSink {
   // Adds a call in INITIATING and publishes that first event.
   voip::v1::CallSession Create(voip::v1::CallSession session, adapters::AdapterPtr adapter);
 
+  // After a restart: puts back a call that was active, as it was stored,
+  // without announcing anything (its events were published before).
+  void Restore(voip::v1::CallSession session, adapters::AdapterPtr adapter);
+
   // adapters::CallEventSink: the state machine judges, the bus announces.
   void OnProviderEvent(adapters::ProviderEvent event) override;
 
@@ -62,7 +66,9 @@ class CallRegistry final : public adapters::CallEventSink {
   // Returns false if the call is unknown.
   bool OnTerminal(const std::string& session_id, TerminalCallback callback);
 
-  absl::StatusOr<voip::v1::ListCallsResponse> List(const voip::v1::ListCallsRequest& request) const;
+  // `number`: see ListCallsRequest.number (already normalized when it parses).
+  absl::StatusOr<voip::v1::ListCallsResponse> List(const voip::v1::ListCallsRequest& request,
+                                                   const std::string& number = "") const;
   std::vector<CallHandle> ActiveCalls() const;
   // Active calls per system name.
   std::map<std::string, int> ActiveCountBySystem() const;

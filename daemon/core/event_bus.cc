@@ -73,9 +73,13 @@ CallEventPtr EventBus::Publish(voip::v1::CallEvent event, WakeList* deferred) {
     stored = std::make_shared<const voip::v1::CallEvent>(std::move(event));
     log_.push_back(stored);
     while (log_.size() > window_) log_.pop_front();
-    to_wake.swap(waiting_);
-    for (auto& weak : to_wake) {
-      if (auto sub = weak.lock()) sub->waiting_ = false;
+    if (journal_) {
+      journal_(stored);  // subscribers are woken by MarkDurable
+    } else {
+      to_wake.swap(waiting_);
+      for (auto& weak : to_wake) {
+        if (auto sub = weak.lock()) sub->waiting_ = false;
+      }
     }
   }
   if (deferred != nullptr) {
@@ -84,6 +88,38 @@ CallEventPtr EventBus::Publish(voip::v1::CallEvent event, WakeList* deferred) {
     Dispatch(std::move(to_wake));
   }
   return stored;
+}
+
+void EventBus::SetJournal(Journal journal) {
+  absl::MutexLock lock(&mu_);
+  durable_ = next_sequence_ - 1;
+  journal_ = std::move(journal);
+}
+
+void EventBus::MarkDurable(uint64_t sequence) {
+  WakeList to_wake;
+  {
+    absl::MutexLock lock(&mu_);
+    if (sequence <= durable_) return;
+    durable_ = std::min(sequence, next_sequence_ - 1);
+    to_wake.swap(waiting_);
+    for (auto& weak : to_wake) {
+      if (auto sub = weak.lock()) sub->waiting_ = false;
+    }
+  }
+  Dispatch(std::move(to_wake));
+}
+
+void EventBus::Restore(std::vector<voip::v1::CallEvent> events, uint64_t last_sequence) {
+  absl::MutexLock lock(&mu_);
+  log_.clear();
+  for (auto& event : events) {
+    if (event.sequence() > last_sequence) break;
+    log_.push_back(std::make_shared<const voip::v1::CallEvent>(std::move(event)));
+  }
+  while (log_.size() > window_) log_.pop_front();
+  next_sequence_ = last_sequence + 1;
+  durable_ = last_sequence;
 }
 
 void EventBus::Dispatch(WakeList subscribers) {
@@ -116,7 +152,7 @@ absl::StatusOr<SubscriptionPtr> EventBus::Subscribe(EventFilter filter,
                                                     std::function<void()> wake) {
   absl::MutexLock lock(&mu_);
   if (closed_) return *closed_;
-  const uint64_t last = next_sequence_ - 1;
+  const uint64_t last = VisibleLocked();
   uint64_t cursor = last;
   if (after_sequence) {
     const uint64_t oldest = log_.empty() ? next_sequence_ : log_.front()->sequence();
@@ -138,7 +174,7 @@ absl::StatusOr<SubscriptionPtr> EventBus::Subscribe(EventFilter filter,
 
 absl::StatusOr<CallEventPtr> EventBus::NextFor(Subscription* sub) {
   absl::MutexLock lock(&mu_);
-  const uint64_t last = next_sequence_ - 1;
+  const uint64_t last = VisibleLocked();
   const uint64_t oldest = log_.empty() ? next_sequence_ : log_.front()->sequence();
   // A resumed subscriber is behind on purpose until it has replayed what it
   // asked for; after that, any lag is its own slowness. Falling out of the
@@ -151,6 +187,7 @@ absl::StatusOr<CallEventPtr> EventBus::NextFor(Subscription* sub) {
   }
   for (size_t i = sub->cursor_ + 1 - oldest; i < log_.size(); ++i) {
     const CallEventPtr& event = log_[i];
+    if (event->sequence() > last) break;  // not durable yet
     sub->cursor_ = event->sequence();
     if (sub->filter_.Matches(*event)) return event;
   }
@@ -183,6 +220,11 @@ void EventBus::CloseAll(absl::Status status) {
 }
 
 uint64_t EventBus::last_sequence() const {
+  absl::MutexLock lock(&mu_);
+  return VisibleLocked();
+}
+
+uint64_t EventBus::last_published() const {
   absl::MutexLock lock(&mu_);
   return next_sequence_ - 1;
 }

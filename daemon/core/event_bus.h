@@ -102,7 +102,22 @@ class EventBus {
   // Ends every subscription: their next Next() returns `status`.
   void CloseAll(absl::Status status);
 
+  // Durable history (issue 8): every published event is handed to
+  // `journal` (under the bus lock, so in sequence order; it must only
+  // enqueue), and subscribers see an event only once MarkDurable() covered
+  // its sequence — a client never sees an event a crash could take back,
+  // so resuming after a restart never skips or reuses a sequence.
+  using Journal = std::function<void(const CallEventPtr&)>;
+  void SetJournal(Journal journal);
+  void MarkDurable(uint64_t sequence);
+  // Seeds the resume window after a restart, before anything is published:
+  // events oldest first; the next sequence follows `last_sequence`.
+  void Restore(std::vector<voip::v1::CallEvent> events, uint64_t last_sequence);
+
+  // The newest event subscribers can see.
   uint64_t last_sequence() const;
+  // The newest event published (maybe not yet durable).
+  uint64_t last_published() const;
   uint64_t oldest_held_sequence() const;
   size_t subscriber_count() const;
   // Changes limits for new and existing subscribers (config reload).
@@ -121,6 +136,12 @@ class EventBus {
   WakeList waiting_ ABSL_GUARDED_BY(mu_);
   std::map<Subscription*, std::weak_ptr<Subscription>> all_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Status> closed_ ABSL_GUARDED_BY(mu_);
+  Journal journal_ ABSL_GUARDED_BY(mu_);
+  // With a journal: the highest sequence known durable. Without: unused.
+  uint64_t durable_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t VisibleLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return journal_ ? durable_ : next_sequence_ - 1;
+  }
   WakeDispatcher dispatcher_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -48,6 +48,9 @@ absl::StatusOr<IdempotencyCache::ClaimOutcome> IdempotencyCache::Claim(
 
 void IdempotencyCache::Complete(const std::string& key, Result result) {
   std::vector<Waiter> waiters;
+  Recorder recorder;
+  uint64_t fingerprint = 0;
+  absl::Time claimed_at;
   {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
@@ -56,9 +59,30 @@ void IdempotencyCache::Complete(const std::string& key, Result result) {
     it->second.result = result;
     waiters.swap(it->second.waiters);
     expiry_.emplace_back(it->second.claimed_at, key);
+    fingerprint = it->second.fingerprint;
+    claimed_at = it->second.claimed_at;
+    recorder = recorder_;
     Prune(it->second.claimed_at);
   }
+  if (recorder) recorder(key, fingerprint, claimed_at, result);
   for (auto& waiter : waiters) std::move(waiter)(result);
+}
+
+void IdempotencyCache::SetRecorder(Recorder recorder) {
+  absl::MutexLock lock(&mu_);
+  recorder_ = std::move(recorder);
+}
+
+void IdempotencyCache::Restore(const std::string& key, uint64_t fingerprint, absl::Time claimed_at,
+                               Result result) {
+  absl::MutexLock lock(&mu_);
+  Entry& entry = entries_[key];
+  if (entry.done) return;
+  entry.fingerprint = fingerprint;
+  entry.claimed_at = claimed_at;
+  entry.done = true;
+  entry.result = std::move(result);
+  expiry_.emplace_back(claimed_at, key);
 }
 
 void IdempotencyCache::SetLimits(absl::Duration ttl, size_t max_keys) {

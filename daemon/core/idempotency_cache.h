@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -43,6 +44,14 @@ class IdempotencyCache {
   // Expiry counts from the claim, on the clock Claim() was given.
   void Complete(const std::string& key, Result result);
 
+  // Durable history: `recorder` is told every completed key (outside the
+  // lock), and Restore() puts keys read back after a restart (in claim
+  // order) into the cache as completed.
+  using Recorder = std::function<void(const std::string& key, uint64_t fingerprint,
+                                      absl::Time claimed_at, const Result& result)>;
+  void SetRecorder(Recorder recorder);
+  void Restore(const std::string& key, uint64_t fingerprint, absl::Time claimed_at, Result result);
+
   void SetLimits(absl::Duration ttl, size_t max_keys);
   size_t size() const;
 
@@ -64,6 +73,7 @@ class IdempotencyCache {
   // Pending keys are not in it: they are never forgotten while their
   // retries wait, and their number is bounded by the requests in flight.
   std::deque<std::pair<absl::Time, std::string>> expiry_ ABSL_GUARDED_BY(mu_);
+  Recorder recorder_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace voipd

@@ -123,6 +123,14 @@ void GrpcServer::SetServing(bool serving) {
   }
 }
 
+void GrpcServer::SetComponentServing(const std::string& service, bool serving) {
+  absl::MutexLock lock(&impl_->mu);
+  if (!impl_->server) return;
+  if (auto* health = impl_->server->GetHealthCheckService()) {
+    health->SetServingStatus(service, serving);
+  }
+}
+
 void GrpcServer::Shutdown(absl::Duration deadline) {
   // Stop handing new connections to the server before it goes away.
   impl_->acceptor.reset();

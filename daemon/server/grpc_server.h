@@ -48,6 +48,10 @@ class GrpcServer {
   // grpc.health.v1: SERVING or NOT_SERVING. Safe from any thread, also
   // after Shutdown (then a no-op).
   void SetServing(bool serving);
+  // A named health entry for one part of the daemon ("voipd.history"): the
+  // daemon stays SERVING while that part is degraded. Call after
+  // SetServing, which resets every entry.
+  void SetComponentServing(const std::string& service, bool serving);
   // Stops accepting RPCs, lets running ones finish until `deadline`, then
   // cancels the rest.
   void Shutdown(absl::Duration deadline);

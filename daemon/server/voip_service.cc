@@ -172,6 +172,22 @@ grpc::ServerUnaryReactor* VoipServiceImpl::ListCalls(grpc::CallbackServerContext
   return reactor;
 }
 
+grpc::ServerUnaryReactor* VoipServiceImpl::SimulateInboundCall(
+    grpc::CallbackServerContext* ctx, const voip::v1::SimulateInboundCallRequest* request,
+    CallSession* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto rpc = std::make_shared<RpcContext>(ctx, deps_, "SimulateInboundCall");
+  absl::StatusOr<Principal> principal = rpc->Authorize("");  // admin (scopes.cc)
+  if (!principal.ok()) {
+    rpc->Finish(reactor, principal.status(), "");
+    return reactor;
+  }
+  voip::v1::SimulateInboundCallRequest scoped = *request;
+  ForceLabels(*principal, scoped.mutable_labels());
+  deps_.controller->SimulateInboundCall(scoped, Reply(rpc, reactor, response, ""));
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* VoipServiceImpl::GetCapabilities(
     grpc::CallbackServerContext* ctx, const voip::v1::GetCapabilitiesRequest*,
     voip::v1::GetCapabilitiesResponse* response) {

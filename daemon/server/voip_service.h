@@ -31,6 +31,9 @@ class VoipServiceImpl final : public voip::v1::VoipService::CallbackService {
   grpc::ServerUnaryReactor* ListCalls(grpc::CallbackServerContext* ctx,
                                       const voip::v1::ListCallsRequest* request,
                                       voip::v1::ListCallsResponse* response) override;
+  grpc::ServerUnaryReactor* SimulateInboundCall(
+      grpc::CallbackServerContext* ctx, const voip::v1::SimulateInboundCallRequest* request,
+      voip::v1::CallSession* response) override;
   grpc::ServerUnaryReactor* GetCapabilities(grpc::CallbackServerContext* ctx,
                                             const voip::v1::GetCapabilitiesRequest* request,
                                             voip::v1::GetCapabilitiesResponse* response) override;
