@@ -10,11 +10,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
+#include "daemon/adapter_logger.h"
 #include "daemon/core/call_state_machine.h"
 #include "daemon/logging.h"
 #include "daemon/observability/call_metrics.h"
 #include "daemon/observability/heartbeat.h"
 #include "daemon/observability/metrics_http_server.h"
+#include "daemon/observability/provider_metrics.h"
 #include "daemon/observability/sd_notify.h"
 #include "daemon/security/listener_policy.h"
 #include "daemon/server/grpc_server.h"
@@ -32,7 +34,8 @@ Daemon::~Daemon() {
 void Daemon::ApplyLimits(const DaemonSettings& settings) {
   LogLevel level;
   if (ParseLogLevel(settings.log_level, &level)) SetLogLevel(level);
-  SetLogJson(settings.log_format == "json");
+  LogFormat format;
+  if (ParseLogFormat(settings.log_format, &format)) SetLogFormat(format);
   authorizer_.SetTokens(settings.security.tokens);
   limiter_->SetLimits(settings.security.tokens);
   bus_->Resize(settings.event_window, settings.subscriber_max_lag);
@@ -55,6 +58,7 @@ absl::StatusOr<SystemTablePtr> Daemon::BuildSystems(const DaemonSettings& settin
     context.io = io_.get();
     context.secrets = &secrets_;
     context.host = host_.get();
+    context.logger = &CoreAdapterLogger();
     absl::StatusOr<adapters::AdapterPtr> adapter = config.factory->Create(*config.config, context);
     if (!adapter.ok()) {
       return absl::Status(adapter.status().code(),
@@ -151,6 +155,8 @@ absl::Status Daemon::StartObservability(const DaemonSettings& settings) {
       CallMetrics::Start(bus_.get(), &metrics_);
   if (!call_metrics.ok()) return call_metrics.status();
   call_metrics_ = std::move(*call_metrics);
+  provider_metrics_ = std::make_unique<ProviderMetrics>(&metrics_);
+  controller_->SetProviderObserver(provider_metrics_.get());
   metrics_.AddCollector([this](std::string* out) { CollectGauges(out); });
   if (settings.metrics_listen.empty()) return absl::OkStatus();
   absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
@@ -213,6 +219,12 @@ void Daemon::Tick() {
 }
 
 absl::Status Daemon::Reload() {
+  // Certificates are renewed independently of the config: re-read them on
+  // every SIGHUP, even when the config turns out to be invalid.
+  if (absl::Status s = server_ ? server_->ReloadTls() : absl::OkStatus(); !s.ok()) {
+    LogError("daemon", absl::StrCat("TLS files not reloaded, keeping the served certificate: ",
+                                    s.message()));
+  }
   if (config_path_.empty()) {
     LogInfo("daemon", "reload: running on the embedded default config; nothing to re-read");
     return absl::OkStatus();
@@ -244,8 +256,8 @@ absl::Status Daemon::Reload() {
       settings->security.unix_socket.group != settings_.security.unix_socket.group ||
       settings->security.tls.cert_file != settings_.security.tls.cert_file ||
       settings->security.tls.client_ca_file != settings_.security.tls.client_ca_file) {
-    LogWarn("daemon", "reload: metrics, unix_socket and tls file settings take effect only "
-                      "after a restart (renewed certificate files are re-read by themselves)");
+    LogWarn("daemon", "reload: metrics, unix_socket and tls file paths take effect only "
+                      "after a restart (the files themselves are re-read on every reload)");
   }
   controller_->SetSystems(*systems, ControllerLimits{settings->end_call_timeout});
   ApplyLimits(*settings);

@@ -48,6 +48,9 @@ class GrpcServer {
   // grpc.health.v1: SERVING or NOT_SERVING. Safe from any thread, also
   // after Shutdown (then a no-op).
   void SetServing(bool serving);
+  // Re-reads the TLS certificate, key and client CA files now (SIGHUP); new
+  // connections get them. On error the served certificate stays.
+  absl::Status ReloadTls();
   // Stops accepting RPCs, lets running ones finish until `deadline`, then
   // cancels the rest.
   void Shutdown(absl::Duration deadline);
