@@ -10,11 +10,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
+#include "daemon/adapter_logger.h"
 #include "daemon/core/call_state_machine.h"
 #include "daemon/logging.h"
 #include "daemon/observability/call_metrics.h"
 #include "daemon/observability/heartbeat.h"
 #include "daemon/observability/metrics_http_server.h"
+#include "daemon/observability/provider_metrics.h"
 #include "daemon/observability/sd_notify.h"
 #include "daemon/security/listener_policy.h"
 #include "daemon/server/grpc_server.h"
@@ -32,7 +34,8 @@ Daemon::~Daemon() {
 void Daemon::ApplyLimits(const DaemonSettings& settings) {
   LogLevel level;
   if (ParseLogLevel(settings.log_level, &level)) SetLogLevel(level);
-  SetLogJson(settings.log_format == "json");
+  LogFormat format;
+  if (ParseLogFormat(settings.log_format, &format)) SetLogFormat(format);
   authorizer_.SetTokens(settings.security.tokens);
   limiter_->SetLimits(settings.security.tokens);
   bus_->Resize(settings.event_window, settings.subscriber_max_lag);
@@ -56,6 +59,7 @@ absl::StatusOr<SystemTablePtr> Daemon::BuildSystems(const DaemonSettings& settin
     context.io = io_.get();
     context.secrets = &secrets_;
     context.host = host_.get();
+    context.logger = &CoreAdapterLogger();
     absl::StatusOr<adapters::AdapterPtr> adapter = config.factory->Create(*config.config, context);
     if (!adapter.ok()) {
       return absl::Status(adapter.status().code(),
@@ -70,15 +74,6 @@ absl::StatusOr<SystemTablePtr> Daemon::BuildSystems(const DaemonSettings& settin
 
 absl::Status Daemon::Start(const DaemonSettings& settings) {
   settings_ = settings;
-  if (!settings.state_dir.empty()) {
-    absl::StatusOr<std::unique_ptr<history::DurableHistory>> history =
-        history::DurableHistory::Open(settings.state_dir, settings.history,
-                                      settings.idempotency_ttl, settings.event_window);
-    if (!history.ok()) return history.status();
-    history_ = std::move(*history);
-  } else {
-    LogWarn("history", "no state_dir: call history is kept in memory only and lost on restart");
-  }
   bus_ = std::make_unique<EventBus>(settings.event_window, settings.subscriber_max_lag);
   // One thread keeps wake-ups in order and off the RPC that published the
   // event: with 1,000 subscribers StartCall otherwise waited for 1,000
@@ -93,12 +88,21 @@ absl::Status Daemon::Start(const DaemonSettings& settings) {
       bus_.get(), RegistryLimits{settings.ended_retention, settings.max_ended_calls});
   idempotency_ =
       std::make_unique<IdempotencyCache>(settings.idempotency_ttl, settings.idempotency_max_keys);
-  if (history_) history_->Start(bus_.get(), idempotency_.get(), settings.idempotency_ttl);
   limiter_ = std::make_unique<CallLimiter>([registry = registry_.get()](const std::string& id) {
     absl::StatusOr<voip::v1::CallSession> s = registry->Snapshot(id);
     return s.ok() && !IsTerminal(s->status());
   });
-  ApplyLimits(settings);
+  ApplyLimits(settings);  // first: log format and level apply from here on
+  if (!settings.state_dir.empty()) {
+    absl::StatusOr<std::unique_ptr<history::DurableHistory>> history =
+        history::DurableHistory::Open(settings.state_dir, settings.history,
+                                      settings.idempotency_ttl, settings.event_window);
+    if (!history.ok()) return history.status();
+    history_ = std::move(*history);
+  } else {
+    LogWarn("history", "no state_dir: call history is kept in memory only and lost on restart");
+  }
+  if (history_) history_->Start(bus_.get(), idempotency_.get(), settings.idempotency_ttl);
   host_ = std::make_unique<CoreCallHost>(&authorizer_, bus_.get());
 
   GrpcServerOptions options{settings.listen, {}, settings.security};
@@ -166,6 +170,8 @@ absl::Status Daemon::StartObservability(const DaemonSettings& settings) {
       CallMetrics::Start(bus_.get(), &metrics_);
   if (!call_metrics.ok()) return call_metrics.status();
   call_metrics_ = std::move(*call_metrics);
+  provider_metrics_ = std::make_unique<ProviderMetrics>(&metrics_);
+  controller_->SetProviderObserver(provider_metrics_.get());
   metrics_.AddCollector([this](std::string* out) { CollectGauges(out); });
   if (settings.metrics_listen.empty()) return absl::OkStatus();
   absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
@@ -263,6 +269,12 @@ void Daemon::RecoverActiveCalls() {
 }
 
 absl::Status Daemon::Reload() {
+  // Certificates are renewed independently of the config: re-read them on
+  // every SIGHUP, even when the config turns out to be invalid.
+  if (absl::Status s = server_ ? server_->ReloadTls() : absl::OkStatus(); !s.ok()) {
+    LogError("daemon", absl::StrCat("TLS files not reloaded, keeping the served certificate: ",
+                                    s.message()));
+  }
   if (config_path_.empty()) {
     LogInfo("daemon", "reload: running on the embedded default config; nothing to re-read");
     return absl::OkStatus();
@@ -294,8 +306,8 @@ absl::Status Daemon::Reload() {
       settings->security.unix_socket.group != settings_.security.unix_socket.group ||
       settings->security.tls.cert_file != settings_.security.tls.cert_file ||
       settings->security.tls.client_ca_file != settings_.security.tls.client_ca_file) {
-    LogWarn("daemon", "reload: metrics, unix_socket and tls file settings take effect only "
-                      "after a restart (renewed certificate files are re-read by themselves)");
+    LogWarn("daemon", "reload: metrics, unix_socket and tls file paths take effect only "
+                      "after a restart (the files themselves are re-read on every reload)");
   }
   controller_->SetSystems(*systems, ControllerLimits{settings->end_call_timeout});
   ApplyLimits(*settings);

@@ -31,6 +31,7 @@ namespace voipd {
 
 class GrpcServer;
 class CallMetrics;
+class ProviderMetrics;
 class Heartbeat;
 class MetricsHttpServer;
 
@@ -89,6 +90,7 @@ class Daemon {
   Authorizer authorizer_;
   std::unique_ptr<CallLimiter> limiter_;
   std::unique_ptr<CallMetrics> call_metrics_;
+  std::unique_ptr<ProviderMetrics> provider_metrics_;
   std::unique_ptr<MetricsHttpServer> metrics_server_;
   std::unique_ptr<Heartbeat> heartbeat_;
   bool watchdog_ = false;

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "adapters/api/call_host.h"
+#include "adapters/api/logger.h"
 #include "adapters/api/provider_event.h"
 
 namespace boost::asio {
@@ -34,6 +35,9 @@ struct AdapterContext {
   const SecretReader* secrets = nullptr;
   // Inbound calls, calls placed by the adapter's own endpoints, token checks.
   CallHost* host = nullptr;
+  // The core's logger (log_level, log_format); nullptr means stderr text,
+  // see LoggerOr().
+  const Logger* logger = nullptr;
 };
 
 }  // namespace voipd::adapters

@@ -17,6 +17,7 @@ absl::StatusOr<std::shared_ptr<SipAdapter>> SipAdapter::Create(
   options.system = context.system_name;
   options.settings = settings;
   options.events = context.events;
+  options.logger = context.logger;
   options.password = std::move(password);
   options.prompt = std::move(prompt);
   options.health = adapter->health_;

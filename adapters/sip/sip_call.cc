@@ -107,8 +107,9 @@ void SipCall::OnProgress(const struct sip_msg* msg, void* arg) {
   // We only start sending once answered.
   if (self->rtp_ != nullptr && HasSdp(msg)) {
     if (absl::Status s = self->sdp_->ApplyAnswer(msg->mb, self->rtp_.get()); !s.ok()) {
-      SipLogWarn(self->ctx_->system,
-                 absl::StrCat("call ", self->call_id_, ": ignoring the early SDP: ", s.message()));
+      SipLogWarn(*self->ctx_,
+                 absl::StrCat("call ", self->call_id_, ": ignoring the early SDP: ", s.message()),
+                 self->session_id_);
     }
   }
 }
@@ -305,8 +306,8 @@ std::string SipCall::MediaStats() const {
 }
 
 void SipCall::LogEnd(const ProviderEvent& ended) const {
-  SipLogInfo(ctx_->system, absl::StrCat("call ", call_id_, " session ", session_id_, " ended: ",
-                                        ended.message, "; ", MediaStats()));
+  SipLogInfo(*ctx_, absl::StrCat("call ", call_id_, " ended: ", ended.message, "; ", MediaStats()),
+             session_id_);
 }
 
 void SipCall::Terminate(ProviderEvent ended) {

@@ -141,8 +141,10 @@ void SipCall::OnReinviteResponse(int err, const struct sip_msg* msg, void* arg) 
     self->SendAck(msg->cseq.num);
     if (HasSdp(msg)) {
       if (absl::Status s = self->sdp_->ApplyAnswer(msg->mb, self->rtp_.get()); !s.ok()) {
-        SipLogWarn(self->ctx_->system, absl::StrCat("call ", self->call_id_,
-                                                    ": keeping the previous media: ", s.message()));
+        SipLogWarn(*self->ctx_,
+                   absl::StrCat("call ", self->call_id_, ": keeping the previous media: ",
+                                s.message()),
+                   self->session_id_);
       }
     }
     // The far end accepted: only now is the call held (or resumed).

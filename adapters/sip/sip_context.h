@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/functional/any_invocable.h"
+#include "adapters/api/logger.h"
 #include "adapters/api/provider_event.h"
 #include "adapters/sip/sip_config.h"
 #include "adapters/sip/wav_prompt.h"
@@ -23,6 +24,7 @@ struct SipContext {
   std::string system;  // the configured system's name
   SipSettings settings;
   CallEventSink* events = nullptr;
+  const Logger* logger = nullptr;  // nullptr: stderr (LoggerOr)
   struct ::sip* stack = nullptr;
   struct ::sipsess_sock* sessions = nullptr;
   std::string route;      // settings.OutboundRoute()

@@ -1,31 +1,15 @@
 #include "adapters/sip/sip_log.h"
 
-#include <cstdio>
-#include <string>
-
-#include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
+#include "adapters/api/logger.h"
 
 namespace voipd::adapters::sip {
-namespace {
 
-void Write(const char* level, absl::string_view system, absl::string_view message) {
-  // One fwrite per record so that lines from several threads never mix.
-  const std::string line =
-      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-                   " ", level, " sip[", system, "]: ", message, "\n");
-  std::fwrite(line.data(), 1, line.size(), stderr);
+void SipLogInfo(const SipContext& ctx, absl::string_view message, absl::string_view session_id) {
+  LoggerOr(ctx.logger).Info("sip", message, {ctx.system, session_id});
 }
 
-}  // namespace
-
-void SipLogInfo(absl::string_view system, absl::string_view message) {
-  Write("info", system, message);
-}
-
-void SipLogWarn(absl::string_view system, absl::string_view message) {
-  Write("warn", system, message);
+void SipLogWarn(const SipContext& ctx, absl::string_view message, absl::string_view session_id) {
+  LoggerOr(ctx.logger).Warn("sip", message, {ctx.system, session_id});
 }
 
 }  // namespace voipd::adapters::sip

@@ -1,14 +1,17 @@
-// One-line log records from the sip adapter. Adapters may not include the
-// daemon's logging (adapters never depend on daemon/), so this writes the
-// same record shape to stderr: "<time> <level> sip[<system>]: <message>".
-// Never pass secrets here: log names, codes and addresses only.
+// Log records from the sip adapter, written through the core's logger
+// (AdapterContext::logger, kept in SipContext) so that they honour log_level
+// and log_format and carry `system` and `session_id` as fields. Never pass
+// secrets here: log names, codes and addresses only.
 #pragma once
 
 #include "absl/strings/string_view.h"
+#include "adapters/sip/sip_context.h"
 
 namespace voipd::adapters::sip {
 
-void SipLogInfo(absl::string_view system, absl::string_view message);
-void SipLogWarn(absl::string_view system, absl::string_view message);
+void SipLogInfo(const SipContext& ctx, absl::string_view message,
+                absl::string_view session_id = {});
+void SipLogWarn(const SipContext& ctx, absl::string_view message,
+                absl::string_view session_id = {});
 
 }  // namespace voipd::adapters::sip

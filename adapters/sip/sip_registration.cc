@@ -42,13 +42,12 @@ absl::StatusOr<std::unique_ptr<SipRegistration>> SipRegistration::Start(const Si
 
 void SipRegistration::OnResponse(int err, const struct sip_msg* msg, void* arg) {
   auto* self = static_cast<SipRegistration*>(arg);
-  const std::string& system = self->ctx_->system;
   const std::string server = self->ctx_->settings.server.ForUri();
   if (err != 0 || msg == nullptr) {
     const std::string why = absl::StrCat("REGISTER with ", server, " failed: ",
                                          std::strerror(err != 0 ? err : EPROTO),
                                          "; retrying");
-    SipLogWarn(system, why);
+    SipLogWarn(*self->ctx_, why);
     self->health_->Set(Health::State::kUnhealthy, why);
     return;
   }
@@ -57,7 +56,7 @@ void SipRegistration::OnResponse(int err, const struct sip_msg* msg, void* arg) 
       absl::StrCat(msg->scode, " ", std::string(msg->reason.p, msg->reason.l));
   if (msg->scode >= 200 && msg->scode < 300) {
     if (self->health_->Get().state != Health::State::kHealthy) {
-      SipLogInfo(system, absl::StrCat("registered with ", server));
+      SipLogInfo(*self->ctx_, absl::StrCat("registered with ", server));
     }
     self->health_->Set(Health::State::kHealthy, absl::StrCat("registered with ", server));
     return;
@@ -69,7 +68,7 @@ void SipRegistration::OnResponse(int err, const struct sip_msg* msg, void* arg) 
   } else {
     why = absl::StrCat("REGISTER with ", server, " rejected (", status, "); retrying");
   }
-  SipLogWarn(system, why);
+  SipLogWarn(*self->ctx_, why);
   self->health_->Set(Health::State::kUnhealthy, why);
 }
 

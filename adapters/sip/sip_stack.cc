@@ -66,6 +66,7 @@ absl::Status SipStack::Init() {
   ctx_.system = options_.system;
   ctx_.settings = s;
   ctx_.events = options_.events;
+  ctx_.logger = options_.logger;
   ctx_.route = s.OutboundRoute();
   ctx_.contact_user = s.username.empty() ? "voipd" : s.username;
   ctx_.password = options_.password;
@@ -178,7 +179,7 @@ absl::Status SipStack::Init() {
     re_snprintf(text, sizeof(text), "%J", &bound);
     listening = text;
   }
-  SipLogInfo(options_.system,
+  SipLogInfo(ctx_,
              absl::StrCat("listening on ", listening, "/", TransportName(s.transport),
                           "; requests go to ", ctx_.route,
                           s.media == MediaMode::kRtp
@@ -259,8 +260,8 @@ void SipStack::StartCall(const DialRequest& request, DialCallback done) {
     std::move(done)(call_id.status());
     return;
   }
-  SipLogInfo(options_.system, absl::StrCat("call ", *call_id, " session ", request.session_id,
-                                           ": INVITE ", *uri, " via ", ctx_.route));
+  SipLogInfo(ctx_, absl::StrCat("call ", *call_id, ": INVITE ", *uri, " via ", ctx_.route),
+             request.session_id);
   by_call_id_[*call_id] = call.get();
   calls_[request.session_id] = std::move(call);
   DialResult result;

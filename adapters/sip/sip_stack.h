@@ -30,6 +30,7 @@ class SipStack {
     std::string system;
     SipSettings settings;
     CallEventSink* events = nullptr;
+    const Logger* logger = nullptr;
     std::string password;
     std::shared_ptr<const WavPrompt> prompt;
     std::shared_ptr<HealthCell> health;

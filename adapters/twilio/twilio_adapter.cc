@@ -44,7 +44,7 @@ absl::StatusOr<std::shared_ptr<TwilioAdapter>> TwilioAdapter::Create(
   }
   std::shared_ptr<TwilioAdapter> adapter(new TwilioAdapter(settings, context));
   if (absl::Status s = adapter->credentials_->Reload(); !s.ok()) {
-    LogTwilioWarn(context.system_name, absl::StrCat("unhealthy until fixed: ", s.message()));
+    LogTwilioWarn(context, absl::StrCat("unhealthy until fixed: ", s.message()));
   }
   RestClientOptions rest;
   rest.system_name = context.system_name;
@@ -76,7 +76,7 @@ absl::StatusOr<std::shared_ptr<TwilioAdapter>> TwilioAdapter::Create(
         });
     if (!server.ok()) return server.status();
     adapter->webhook_ = *std::move(server);
-    LogTwilioInfo(context.system_name,
+    LogTwilioInfo(context,
                   absl::StrCat("webhooks on ", adapter->webhook_->local_address(), " for ",
                                settings.public_url));
   }
@@ -453,7 +453,7 @@ void TwilioAdapter::Shutdown() {
       flushed->Notify();
     });
     if (!flushed->WaitForNotificationWithTimeout(kShutdownWait)) {
-      LogTwilioWarn(context_.system_name, "shutdown: the io_context did not run; callers may "
+      LogTwilioWarn(context_, "shutdown: the io_context did not run; callers may "
                                           "wait for their answers until it does");
     }
   }

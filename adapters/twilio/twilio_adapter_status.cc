@@ -157,7 +157,7 @@ void TwilioAdapter::OnWebhook(WebhookRequest request, WebhookResponder respond) 
       absl::MutexLock lock(&log_mu_);
       if (absl::Now() - last_rejection_log_ >= kRejectionLogInterval) {
         last_rejection_log_ = absl::Now();
-        LogTwilioWarn(context_.system_name,
+        LogTwilioWarn(context_,
                       absl::StrCat("webhook refused with ", status, ": ", why,
                                    " (further refusals in the next ",
                                    absl::FormatDuration(kRejectionLogInterval), " not logged)"));
@@ -340,7 +340,7 @@ void TwilioAdapter::RememberAbandoned(const std::string& session_id) {
 
 void TwilioAdapter::HangUpOrphan(const std::string& call_sid) {
   if (!IsSid(call_sid, "CA")) return;  // it goes into a REST path
-  LogTwilioWarn(context_.system_name,
+  LogTwilioWarn(context_,
                 absl::StrCat("hanging up ", call_sid,
                              ": Twilio created it although voipd reported its start as failed"));
   rest_->UpdateCall(call_sid, {{"Status", "canceled"}},

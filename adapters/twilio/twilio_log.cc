@@ -1,31 +1,17 @@
 #include "adapters/twilio/twilio_log.h"
 
-#include <cstdio>
-#include <string>
-
-#include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
+#include "adapters/api/logger.h"
 
 namespace voipd::adapters::twilio {
-namespace {
 
-void Write(absl::string_view level, absl::string_view system, absl::string_view message) {
-  // One fwrite per line so concurrent records never interleave.
-  const std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ", level,
-      " twilio[", system, "]: ", message, "\n");
-  std::fwrite(line.data(), 1, line.size(), stderr);
+void LogTwilioInfo(const AdapterContext& context, absl::string_view message,
+                   absl::string_view session_id) {
+  LoggerOr(context.logger).Info("twilio", message, {context.system_name, session_id});
 }
 
-}  // namespace
-
-void LogTwilioInfo(absl::string_view system, absl::string_view message) {
-  Write("info", system, message);
-}
-
-void LogTwilioWarn(absl::string_view system, absl::string_view message) {
-  Write("warn", system, message);
+void LogTwilioWarn(const AdapterContext& context, absl::string_view message,
+                   absl::string_view session_id) {
+  LoggerOr(context.logger).Warn("twilio", message, {context.system_name, session_id});
 }
 
 }  // namespace voipd::adapters::twilio

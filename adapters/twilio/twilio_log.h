@@ -1,14 +1,17 @@
-// Minimal stderr logging in the daemon's line format. Adapters may not
-// include daemon/ headers (docs/architecture.md), and the adapter API has no
-// logger yet, so the twilio adapter writes its few lines itself. Never pass
-// a secret or a whole request: names, ids and statuses only.
+// Log records from the twilio adapter, written through the core's logger
+// (AdapterContext::logger) so that they honour log_level and log_format and
+// carry `system` and `session_id` as fields. Never pass a secret or a whole
+// request: names, ids and statuses only.
 #pragma once
 
 #include "absl/strings/string_view.h"
+#include "adapters/api/adapter_context.h"
 
 namespace voipd::adapters::twilio {
 
-void LogTwilioInfo(absl::string_view system, absl::string_view message);
-void LogTwilioWarn(absl::string_view system, absl::string_view message);
+void LogTwilioInfo(const AdapterContext& context, absl::string_view message,
+                   absl::string_view session_id = {});
+void LogTwilioWarn(const AdapterContext& context, absl::string_view message,
+                   absl::string_view session_id = {});
 
 }  // namespace voipd::adapters::twilio

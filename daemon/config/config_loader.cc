@@ -300,9 +300,11 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
     settings.log_level = proto.log_level();
   }
   if (!proto.log_format().empty()) {
-    if (proto.log_format() != "text" && proto.log_format() != "json") {
+    LogFormat format;
+    if (!ParseLogFormat(proto.log_format(), &format)) {
       return Invalid(source, Child(root, "log_format"),
-                     absl::StrCat("log_format: '", proto.log_format(), "' is not text or json"));
+                     absl::StrCat("log_format: '", proto.log_format(),
+                                  "' is not text, json, journal or auto"));
     }
     settings.log_format = proto.log_format();
   }

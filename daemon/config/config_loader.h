@@ -47,7 +47,7 @@ struct DaemonSettings {
   bool shutdown_end_active_calls = true;
   absl::Duration shutdown_grace = absl::Seconds(5);
   std::string log_level = "info";
-  std::string log_format = "text";  // or "json"
+  std::string log_format = "auto";  // text, json, journal or auto (logging.h)
   std::string metrics_listen;       // empty: no metrics endpoint
   SecuritySettings security;
   // Where voipd.db lives; empty = history in memory only. main.cc fills in

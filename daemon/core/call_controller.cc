@@ -2,6 +2,7 @@
 
 #include <utility>  // before asio (toolchain notes)
 #include <atomic>
+#include <chrono>
 #include <functional>
 
 #include <boost/asio/io_context.hpp>
@@ -53,6 +54,29 @@ uint64_t Fingerprint(const google::protobuf::Message& request) {
 adapters::CallRef RefOf(const CallSession& session) {
   return adapters::CallRef{session.session_id(), session.provider_call_id()};
 }
+
+// Started just before an adapter operation, reported from its callback.
+// Monotonic, so a clock step never produces a negative latency.
+class ProviderTimer {
+ public:
+  ProviderTimer(ProviderRequestObserver* observer, std::string system, const char* operation)
+      : observer_(observer),
+        system_(std::move(system)),
+        operation_(operation),
+        start_(std::chrono::steady_clock::now()) {}
+
+  void Done(bool ok) const {
+    if (observer_ == nullptr) return;
+    observer_->OnProviderRequest(system_, operation_, ok,
+                                 absl::FromChrono(std::chrono::steady_clock::now() - start_));
+  }
+
+ private:
+  ProviderRequestObserver* observer_;
+  std::string system_;
+  const char* operation_;
+  std::chrono::steady_clock::time_point start_;
+};
 
 }  // namespace
 
@@ -161,8 +185,8 @@ absl::StatusOr<CallSession> CallController::AcceptInbound(const std::string& sys
   ringing.session_id = id;
   ringing.kind = adapters::ProviderEventKind::kRinging;
   registry_->OnProviderEvent(std::move(ringing));
-  LogInfo("calls", absl::StrCat("session ", id, " inbound from ", call.from, " to ", call.to,
-                                " via ", system->name));
+  LogInfo("calls", absl::StrCat("inbound call from ", call.from, " to ", call.to),
+          {{"session_id", id}, {"system", system->name}});
   return registry_->Snapshot(id);
 }
 
@@ -210,8 +234,8 @@ void CallController::DoStartCall(const voip::v1::StartCallRequest& request,
   session.mutable_labels()->insert(request.labels().begin(), request.labels().end());
   const std::string id = session.session_id();
   registry_->Create(std::move(session), system->adapter);
-  LogInfo("calls", absl::StrCat("session ", id, " to ", target->value, " via ", system->name,
-                                " (", route->reason, ")"));
+  LogInfo("calls", absl::StrCat("call to ", target->value, " (", route->reason, ")"),
+          {{"session_id", id}, {"system", system->name}});
 
   adapters::DialRequest dial;
   dial.session_id = id;
@@ -225,8 +249,10 @@ void CallController::DoStartCall(const voip::v1::StartCallRequest& request,
   dial.contact = request.to();
   dial.labels.insert(request.labels().begin(), request.labels().end());
   const std::string system_name = system->name;
-  system->adapter->StartCall(dial, [this, id, system_name, done = std::move(done)](
+  ProviderTimer timer(observer_.load(), system_name, "StartCall");
+  system->adapter->StartCall(dial, [this, id, system_name, timer, done = std::move(done)](
                                        absl::StatusOr<adapters::DialResult> result) mutable {
+    timer.Done(result.ok());
     if (result.ok()) {
       registry_->SetProviderCallId(id, result->provider_call_id, result->from);
       std::move(done)(registry_->Snapshot(id));
@@ -244,7 +270,8 @@ void CallController::DoStartCall(const voip::v1::StartCallRequest& request,
     ended.message = std::string(error.message());
     if (auto detail = GetVoipError(error)) ended.cause = detail->provider_cause();
     registry_->OnProviderEvent(std::move(ended));
-    LogInfo("calls", absl::StrCat("session ", id, " failed to start: ", error.message()));
+    LogInfo("calls", absl::StrCat("call failed to start: ", error.message()),
+            {{"session_id", id}, {"system", system_name}});
     std::move(done)(error);
   });
 }
@@ -297,9 +324,11 @@ void CallController::DoEndCall(const std::string& session_id, SessionCallback do
     timeout = limits_.end_call_timeout;
   }
   const std::string system = call->session.system_name();
+  ProviderTimer timer(observer_.load(), system, "EndCall");
   call->adapter->EndCall(
-      RefOf(call->session),
-      [this, session_id, system, timeout, done = std::move(done)](absl::Status status) mutable {
+      RefOf(call->session), [this, session_id, system, timeout, timer,
+                             done = std::move(done)](absl::Status status) mutable {
+        timer.Done(status.ok());
         if (!status.ok()) {
           std::move(done)(WithCallContext(status, session_id, system));
           return;
@@ -405,7 +434,9 @@ void CallController::DoToggle(const std::string& session_id, bool hold_not_mute,
     return;
   }
   auto finish = [this, session_id, system = session.system_name(),
+                 timer = ProviderTimer(observer_.load(), session.system_name(), op),
                  done = std::move(done)](absl::Status status) mutable {
+    timer.Done(status.ok());
     if (!status.ok()) {
       std::move(done)(WithCallContext(status, session_id, system));
       return;
@@ -543,7 +574,11 @@ void CallController::EndAllCalls(absl::Duration grace, absl::AnyInvocable<void()
              });
     registry_->OverrideLocalEnd(id, voip::v1::HANGUP_SOURCE_SYSTEM, voip::v1::DAEMON_SHUTDOWN,
                                 "ended because voipd shut down");
-    if (call.adapter) call.adapter->EndCall(RefOf(call.session), [](absl::Status) {});
+    if (call.adapter) {
+      ProviderTimer timer(observer_.load(), call.session.system_name(), "EndCall");
+      call.adapter->EndCall(RefOf(call.session),
+                            [timer](absl::Status status) { timer.Done(status.ok()); });
+    }
   }
 }
 

@@ -16,6 +16,7 @@
 #include "daemon/core/call_history.h"
 #include "daemon/core/call_registry.h"
 #include "daemon/core/idempotency_cache.h"
+#include "daemon/core/provider_request_observer.h"
 #include "daemon/core/system_table.h"
 #include "voip/v1/voip_service.pb.h"
 
@@ -71,6 +72,10 @@ class CallController {
   // From now on StartCall fails with UNAVAILABLE.
   void BeginShutdown() { shutting_down_.store(true); }
 
+  // Times every adapter operation from now on (nullptr: none). `observer`
+  // must outlive the controller.
+  void SetProviderObserver(ProviderRequestObserver* observer) { observer_.store(observer); }
+
  private:
   // Runs `work` under the request_id's idempotency key (if any): the first
   // request runs it, retries get its result.
@@ -92,6 +97,7 @@ class CallController {
   IdempotencyCache* const idempotency_;
   boost::asio::io_context* const io_;
   std::atomic<bool> shutting_down_{false};
+  std::atomic<ProviderRequestObserver*> observer_{nullptr};
   mutable absl::Mutex mu_;
   SystemTablePtr systems_ ABSL_GUARDED_BY(mu_);
   ControllerLimits limits_ ABSL_GUARDED_BY(mu_);

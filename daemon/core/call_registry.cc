@@ -93,7 +93,8 @@ void CallRegistry::OnProviderEvent(adapters::ProviderEvent event) {
     absl::MutexLock lock(&mu_);
     auto it = by_id_.find(event.session_id);
     if (it == by_id_.end()) {
-      LogWarn("registry", absl::StrCat("event for unknown session ", event.session_id, " dropped"));
+      LogWarn("registry", "event for an unknown session dropped",
+              {{"session_id", event.session_id}});
       return;
     }
     Record& record = *it->second;
@@ -107,9 +108,10 @@ void CallRegistry::OnProviderEvent(adapters::ProviderEvent event) {
     voip::v1::CallSession next = record.session;
     TransitionResult result = ApplyProviderEvent(next, event, now);
     if (!result.accepted) {
-      const std::string line =
-          absl::StrCat("session ", event.session_id, ": dropped event: ", result.rejection);
-      result.duplicate ? LogDebug("registry", line) : LogWarn("registry", line);
+      const std::string line = absl::StrCat("dropped event: ", result.rejection);
+      const LogFields fields = {{"session_id", event.session_id},
+                                {"system", record.session.system_name()}};
+      result.duplicate ? LogDebug("registry", line, fields) : LogWarn("registry", line, fields);
       return;
     }
     voip::v1::CallEvent out;
@@ -128,6 +130,10 @@ void CallRegistry::OnProviderEvent(adapters::ProviderEvent event) {
     }
   }
   bus_->Dispatch(std::move(wakes));
+  if (!ended.session_id().empty()) {
+    LogInfo("calls", absl::StrCat("call ended: ", StatusName(ended.status())),
+            {{"session_id", ended.session_id()}, {"system", ended.system_name()}});
+  }
   for (auto& callback : callbacks) std::move(callback)(ended);
 }
 

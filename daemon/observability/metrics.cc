@@ -53,6 +53,11 @@ Metrics::Metrics() {
   Declare(kAuthFailures, "Requests refused as unauthenticated or not permitted, by reason.", {},
           false);
   Declare(kRateLimited, "StartCalls refused by a per-token limit, by token and limit.", {}, false);
+  // Providers answer in milliseconds (SIP, AMI) to seconds (REST with retries).
+  Declare(kProviderRequestDuration,
+          "Adapter operation latency, from the call into the adapter to its answer, by system, "
+          "operation and outcome.",
+          latency, true);
 }
 
 void Metrics::Declare(const std::string& name, std::string help, std::vector<double> bounds,

@@ -56,5 +56,6 @@ inline constexpr char kSubscribersDropped[] = "voipd_subscribers_dropped_total";
 inline constexpr char kEventDeliveryLag[] = "voipd_event_delivery_lag_events";
 inline constexpr char kAuthFailures[] = "voipd_auth_failures_total";
 inline constexpr char kRateLimited[] = "voipd_rate_limited_total";
+inline constexpr char kProviderRequestDuration[] = "voipd_provider_request_seconds";
 
 }  // namespace voipd

@@ -22,9 +22,13 @@ namespace voipd {
 
 struct GrpcServer::Impl {
   std::unique_ptr<VoipServiceImpl> service;
+  // Declared before `server` so they outlive it: the TLS certificate fetcher
+  // that gRPC calls at each handshake lives in them.
+  std::vector<std::shared_ptr<grpc::ServerCredentials>> credentials;
   absl::Mutex mu;  // guards server against SetServing racing Shutdown
   std::unique_ptr<grpc::Server> server ABSL_GUARDED_BY(mu);
   std::unique_ptr<FdAcceptor> acceptor;  // socket activation only
+  std::shared_ptr<TlsCertificateStore> tls;  // nullptr: no TLS
   std::vector<std::string> bound;
 };
 
@@ -66,13 +70,35 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOp
   // Oversized requests are refused by gRPC before any handler sees them.
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.security.max_request_bytes));
   const bool activated = !options.activated_fds.empty();
+  if (activated && options.security.tls.enabled()) {
+    // gRPC 1.51 serves accepted fds only without TLS
+    // (grpc_server_add_channel_from_fd, grpc/grpc_posix.h): refuse rather
+    // than serve plaintext where the operator asked for TLS.
+    for (int fd : options.activated_fds) {
+      const std::string where = DescribeSocket(fd);
+      if (!absl::StartsWith(where, "unix:")) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "tls is configured but the socket-activated listener ", where,
+            " would serve plaintext: gRPC 1.51 cannot use TLS on sockets passed by systemd. "
+            "Use a unix socket in voipd.socket (ListenStream=/run/voipd/voipd.sock), or drop "
+            "voipd.socket and put the TLS address in `listen`"));
+      }
+    }
+  }
+  if (options.security.tls.enabled()) {
+    absl::StatusOr<std::shared_ptr<TlsCertificateStore>> store =
+        TlsCertificateStore::Load(options.security.tls);
+    if (!store.ok()) return store.status();
+    impl->tls = std::move(*store);
+  }
   const std::vector<std::string> listen = activated ? std::vector<std::string>{} : options.listen;
   std::vector<int> ports(listen.size(), 0);
   for (size_t i = 0; i < listen.size(); ++i) {
     absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
-        ServerCredentialsFor(listen[i], options.security.tls);
+        ServerCredentialsFor(listen[i], impl->tls);
     if (!creds.ok()) return creds.status();
     builder.AddListeningPort(listen[i], *creds, &ports[i]);
+    impl->credentials.push_back(*creds);
   }
   builder.RegisterService(impl->service.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -96,11 +122,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOp
     impl->bound.push_back(std::move(address));
   }
   if (activated) {
-    // Plaintext only: gRPC 1.51 adopts accepted fds without TLS.
-    if (options.security.tls.enabled()) {
-      LogWarn("server", "socket-activated listeners serve plaintext gRPC; tls applies only to "
-                        "`listen` addresses");
-    }
+    // Plaintext only (TCP with TLS configured was refused above).
     for (int fd : options.activated_fds) impl->bound.push_back(DescribeSocket(fd));
     grpc::Server* raw = server.get();
     impl->acceptor = std::make_unique<FdAcceptor>(
@@ -129,6 +151,11 @@ void GrpcServer::SetComponentServing(const std::string& service, bool serving) {
   if (auto* health = impl_->server->GetHealthCheckService()) {
     health->SetServingStatus(service, serving);
   }
+}
+
+absl::Status GrpcServer::ReloadTls() {
+  if (impl_->tls == nullptr) return absl::OkStatus();
+  return impl_->tls->Reload();
 }
 
 void GrpcServer::Shutdown(absl::Duration deadline) {

@@ -52,6 +52,9 @@ class GrpcServer {
   // daemon stays SERVING while that part is degraded. Call after
   // SetServing, which resets every entry.
   void SetComponentServing(const std::string& service, bool serving);
+  // Re-reads the TLS certificate, key and client CA files now (SIGHUP); new
+  // connections get them. On error the served certificate stays.
+  absl::Status ReloadTls();
   // Stops accepting RPCs, lets running ones finish until `deadline`, then
   // cancels the rest.
   void Shutdown(absl::Duration deadline);

@@ -16,11 +16,11 @@ std::string CodeName(absl::StatusCode code) {
 
 void AuditLine(bool allowed, absl::string_view token, absl::string_view peer,
                absl::string_view method, absl::string_view session_id,
-               absl::string_view outcome) {
+               absl::string_view outcome, absl::string_view system) {
   LogWithFields(allowed ? LogLevel::kInfo : LogLevel::kWarn, "audit",
                 allowed ? "allowed" : "denied",
                 {{"token", token}, {"peer", peer}, {"rpc", method}, {"session_id", session_id},
-                 {"outcome", outcome}});
+                 {"system", system}, {"outcome", outcome}});
 }
 
 RpcContext::RpcContext(grpc::CallbackServerContext* ctx, const ServiceDeps& deps,
@@ -48,14 +48,14 @@ absl::StatusOr<Principal> RpcContext::Authorize(absl::string_view session_id) {
 }
 
 void RpcContext::Finish(grpc::ServerUnaryReactor* reactor, const absl::Status& status,
-                        absl::string_view session_id) const {
+                        absl::string_view session_id, absl::string_view system) const {
   deps_.metrics->HistogramObserve(kRpcDuration, {{"method", method_}},
                                   absl::ToDoubleSeconds(absl::Now() - start_));
   deps_.metrics->CounterAdd(kRpcs, {{"method", method_}, {"code", CodeName(status.code())}});
   const std::optional<Scope> scope = RequiredScope(method_);
   if (scope == kScopeCallsWrite && principal_name_ != "-") {
     AuditLine(true, principal_name_, peer_, method_, session_id,
-              status.ok() ? "OK" : CodeName(status.code()));
+              status.ok() ? "OK" : CodeName(status.code()), system);
   }
   reactor->Finish(ToGrpcStatus(status));
 }

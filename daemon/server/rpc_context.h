@@ -26,7 +26,7 @@ class RpcContext {
   // Finishes a unary RPC: metrics, and for calls:write methods (and every
   // refusal) an audit line naming the token, peer, RPC and session.
   void Finish(grpc::ServerUnaryReactor* reactor, const absl::Status& status,
-              absl::string_view session_id) const;
+              absl::string_view session_id, absl::string_view system = {}) const;
 
   const char* method() const { return method_; }
   const std::string& principal_name() const { return principal_name_; }
@@ -42,6 +42,7 @@ class RpcContext {
 
 // Writes one audit line. Never given a token or hash: only the token name.
 void AuditLine(bool allowed, absl::string_view token, absl::string_view peer,
-               absl::string_view method, absl::string_view session_id, absl::string_view outcome);
+               absl::string_view method, absl::string_view session_id, absl::string_view outcome,
+               absl::string_view system = {});
 
 }  // namespace voipd

@@ -21,11 +21,15 @@ CallController::SessionCallback Reply(std::shared_ptr<RpcContext> rpc,
                                       std::string session_id) {
   return [rpc, reactor, response, session_id](absl::StatusOr<CallSession> result) {
     std::string id = session_id;
+    std::string system;
     if (result.ok()) {
       id = result->session_id();
+      system = result->system_name();
       *response = std::move(*result);
+    } else if (auto detail = GetVoipError(result.status())) {
+      system = detail->system_name();
     }
-    rpc->Finish(reactor, result.status(), id);
+    rpc->Finish(reactor, result.status(), id, system);
   };
 }
 

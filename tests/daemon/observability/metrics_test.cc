@@ -4,6 +4,7 @@
 
 #include "daemon/core/event_bus.h"
 #include "daemon/observability/call_metrics.h"
+#include "daemon/observability/provider_metrics.h"
 
 namespace voipd {
 namespace {
@@ -34,6 +35,28 @@ TEST(MetricsTest, RendersCountersHistogramsAndCollectors) {
   EXPECT_TRUE(Contains(text, "voipd_rpc_duration_seconds_count{method=\"StartCall\"} 1\n")) << text;
   EXPECT_TRUE(Contains(text, "# TYPE voipd_active_calls gauge\nvoipd_active_calls{system=\"sandbox\"} 4\n"))
       << text;
+}
+
+TEST(MetricsTest, ProviderMetricsObserveLatencyBySystemOperationAndOutcome) {
+  Metrics m;
+  ProviderMetrics provider(&m);
+  ProviderRequestObserver& observer = provider;
+  observer.OnProviderRequest("pbx", "StartCall", true, absl::Milliseconds(3));
+  observer.OnProviderRequest("pbx", "StartCall", true, absl::Milliseconds(30));
+  observer.OnProviderRequest("pbx", "Hold", false, absl::Seconds(2));
+  const std::string text = m.Render();
+  EXPECT_TRUE(Contains(text, "# TYPE voipd_provider_request_seconds histogram\n")) << text;
+  const std::string ok = "system=\"pbx\",operation=\"StartCall\",outcome=\"ok\"";
+  EXPECT_TRUE(Contains(text, "voipd_provider_request_seconds_bucket{" + ok + ",le=\"0.005\"} 1\n"))
+      << text;
+  EXPECT_TRUE(Contains(text, "voipd_provider_request_seconds_bucket{" + ok + ",le=\"0.05\"} 2\n"))
+      << text;
+  EXPECT_TRUE(Contains(text, "voipd_provider_request_seconds_count{" + ok + "} 2\n")) << text;
+  EXPECT_TRUE(Contains(text, "voipd_provider_request_seconds_sum{" + ok + "} 0.033\n")) << text;
+  const std::string error = "system=\"pbx\",operation=\"Hold\",outcome=\"error\"";
+  EXPECT_TRUE(Contains(text, "voipd_provider_request_seconds_bucket{" + error + ",le=\"1\"} 0\n"))
+      << text;
+  EXPECT_TRUE(Contains(text, "voipd_provider_request_seconds_count{" + error + "} 1\n")) << text;
 }
 
 voip::v1::CallEvent StatusEvent(voip::v1::CallStatus previous, voip::v1::CallStatus now) {

@@ -4,18 +4,23 @@ run for the configured secrets."""
 import json
 import os
 import re
+import shutil
 import signal
+import socket
+import subprocess
+import tempfile
 import threading
 import unittest
 import urllib.request
 
 import grpc
 
-from prod_common import (ANSWERS, BUSY, RPC_TIMEOUT, Pki, auth, base_config, health_pb2,
+from prod_common import (ANSWERS, BUSY, RPC_TIMEOUT, Pki, auth, base_config, cpb, health_pb2,
                          health_pb2_grpc, new_token, pb, sha256_hex, start_call, stub,
                          token_yaml, voipd_harness, wait_for, wait_terminal)
 
 METRICS = 'metrics: { listen: "127.0.0.1:0" }\n'
+NETWORK_ERROR = "+12015550105"  # the sandbox's StartCall fails with NETWORK_ERROR
 
 
 def scrape(daemon):
@@ -67,6 +72,33 @@ class MetricsTest(unittest.TestCase):
             self.assertEqual(sample(text, "voipd_ready"), 1, text)
             self.assertIn("# TYPE voipd_rpc_duration_seconds histogram", text)
 
+    def test_provider_request_latency_histogram(self):
+        with voipd_harness.Voipd(config_text=base_config() + METRICS) as d:
+            channel, s = stub(d.addr)
+            with channel:
+                call = start_call(s, None, ANSWERS)
+                wait_for(lambda: s.GetCallStatus(pb.GetCallStatusRequest(
+                    session_id=call.session_id), timeout=RPC_TIMEOUT).status ==
+                    cpb.CALL_STATUS_CONNECTED, "the call to connect")
+                s.Hold(pb.HoldRequest(session_id=call.session_id, hold=True), timeout=RPC_TIMEOUT)
+                s.EndCall(pb.EndCallRequest(session_id=call.session_id), timeout=RPC_TIMEOUT)
+                with self.assertRaises(grpc.RpcError):
+                    start_call(s, None, NETWORK_ERROR)
+            text = scrape(d)
+            self.assertIn("# TYPE voipd_provider_request_seconds histogram", text)
+            count = lambda op, outcome: sample(text, "voipd_provider_request_seconds_count",
+                                               system="sandbox", operation=op, outcome=outcome)
+            self.assertEqual(count("StartCall", "ok"), 1, text)
+            self.assertEqual(count("Hold", "ok"), 1, text)
+            self.assertEqual(count("EndCall", "ok"), 1, text)
+            self.assertEqual(count("StartCall", "error"), 1, text)
+            self.assertIsNone(count("Mute", "ok"), text)
+            self.assertEqual(sample(text, "voipd_provider_request_seconds_bucket", system="sandbox",
+                                    operation="StartCall", outcome="ok", le="+Inf"), 1, text)
+            self.assertGreaterEqual(sample(text, "voipd_provider_request_seconds_sum",
+                                           system="sandbox", operation="StartCall",
+                                           outcome="ok"), 0, text)
+
 
 class HealthTest(unittest.TestCase):
     def test_health_flips_to_not_serving_on_shutdown(self):
@@ -89,6 +121,92 @@ class HealthTest(unittest.TestCase):
             self.assertIn(health_pb2.HealthCheckResponse.NOT_SERVING, statuses)
             self.assertEqual(d.wait(), 0)
             channel.close()
+
+    def health(self, d):
+        channel = grpc.insecure_channel(d.addr)
+        with channel:
+            return health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=RPC_TIMEOUT).status
+
+    def test_health_follows_the_default_system(self):
+        serving = health_pb2.HealthCheckResponse.SERVING
+        not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+        cfg = lambda unhealthy: (
+            "listen: [\"127.0.0.1:0\"]\ndefault_region: US\ndefault_system: sandbox\n"
+            "systems:\n  sandbox: { type: sandbox, time_scale: 20, simulate_unhealthy: %s }\n"
+            "  spare: { type: sandbox, simulate_unhealthy: %s }\n" %
+            ("true" if unhealthy else "false", "false" if unhealthy else "true") + METRICS)
+        with voipd_harness.Voipd(config_text=cfg(True)) as d:
+            # Unhealthy default system (a healthy other one does not count).
+            self.assertEqual(self.health(d), not_serving)
+            self.assertEqual(sample(scrape(d), "voipd_ready"), 0)
+            # It recovers (a reload stands in for the provider coming back);
+            # now only a non-default system is down.
+            d.rewrite_config(cfg(False))
+            d.signal(signal.SIGHUP)
+            wait_for(lambda: self.health(d) == serving, "SERVING once the default system is up")
+            self.assertEqual(sample(scrape(d), "voipd_ready"), 1)
+            # And back down.
+            d.rewrite_config(cfg(True))
+            d.signal(signal.SIGHUP)
+            wait_for(lambda: self.health(d) == not_serving, "NOT_SERVING again")
+
+    def test_health_is_not_serving_while_the_pbx_is_unreachable(self):
+        # An asterisk-ami default system pointing at a closed loopback port.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]  # closed again when the block ends
+        pki = Pki()  # only for a throwaway directory for the secret file
+        try:
+            secret = pki.path("ami.secret")
+            with open(secret, "w") as f:
+                f.write("not-used")
+            cfg = ("listen: [\"127.0.0.1:0\"]\ndefault_region: US\ndefault_system: pbx\n"
+                   "systems:\n  pbx:\n    type: asterisk-ami\n    host: 127.0.0.1\n"
+                   "    port: %d\n    username: voipd\n    secret_file: %s\n"
+                   "    click_to_call: { agent_channel: \"Local/{from}@test\", context: agent }\n"
+                   "    reconnect_min_seconds: 0.2\n    reconnect_max_seconds: 0.5\n"
+                   "    connect_timeout_seconds: 1\n" % (port, secret))
+            with voipd_harness.Voipd(config_text=cfg) as d:
+                wait_for(lambda: self.health(d) == health_pb2.HealthCheckResponse.NOT_SERVING,
+                         "NOT_SERVING with the PBX down")
+                channel, s = stub(d.addr)
+                with channel:
+                    caps = s.GetCapabilities(pb.GetCapabilitiesRequest(), timeout=RPC_TIMEOUT)
+                self.assertNotEqual(caps.systems[0].health.state, pb.HEALTH_STATE_HEALTHY)
+        finally:
+            pki.cleanup()
+
+
+class JournalTest(unittest.TestCase):
+    def test_journal_entries_carry_session_id_system_and_priority(self):
+        # The real sd_journal_send path, against a stand-in journald socket
+        # in a private mount namespace (needs root for unshare -m).
+        if os.geteuid() != 0 or not shutil.which("unshare"):
+            self.skipTest("needs root and unshare(1) for a private /run/systemd/journal")
+        with tempfile.TemporaryDirectory(prefix="voipd-journal-") as tmp:
+            cfg = os.path.join(tmp, "voipd.yaml")
+            with open(cfg, "w") as f:
+                f.write(base_config() + "log_format: journal\n")
+            here = os.path.dirname(os.path.abspath(__file__))
+            out = subprocess.run(
+                ["unshare", "-m", "--propagation", "private", "/usr/bin/python3",
+                 os.path.join(here, "journal_capture.py"), cfg],
+                cwd=here, capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+        entries, session = result["entries"], result["session_id"]
+        self.assertEqual(result["stderr"], "", "records went to stderr, not the journal")
+        self.assertTrue(any(e.get("MESSAGE", "").startswith("daemon: listening on")
+                            for e in entries), entries)
+        calls = [e for e in entries if e.get("VOIPD_COMPONENT") == "calls"]
+        self.assertTrue(calls, entries)
+        for e in calls:
+            self.assertEqual(e.get("SESSION_ID"), session, e)
+            self.assertEqual(e.get("SYSTEM"), "sandbox", e)
+            self.assertEqual(e.get("PRIORITY"), "6", e)
+            self.assertEqual(e.get("SYSLOG_IDENTIFIER"), "voipd", e)
+            self.assertNotIn("CODE_FILE", e)
 
 
 class SecretsTest(unittest.TestCase):
@@ -144,7 +262,15 @@ class SecretsTest(unittest.TestCase):
             audit = [json.loads(l) for l in log.splitlines()
                      if l.startswith("{") and '"component":"audit"' in l]
             self.assertTrue(any(a.get("session_id") == call.session_id and a.get("rpc") == "EndCall"
-                                and a.get("token") == "ops" for a in audit), audit)
+                                and a.get("token") == "ops" and a.get("system") == "sandbox"
+                                for a in audit), audit)
+            # Every line about a call names its session and system as keys.
+            calls = [json.loads(l) for l in log.splitlines()
+                     if l.startswith("{") and '"component":"calls"' in l]
+            self.assertTrue(any(c.get("session_id") == call.session_id for c in calls), calls)
+            for record in calls:
+                self.assertTrue(record.get("session_id"), record)
+                self.assertEqual(record.get("system"), "sandbox", record)
         finally:
             pki.cleanup()
 

@@ -5,6 +5,7 @@ permissions, against the real voipd binary.
 Tokens are generated per run and only their SHA-256 goes into the config;
 certificates come from a throwaway CA made with the openssl CLI."""
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -291,6 +292,81 @@ class TlsTest(unittest.TestCase):
         with voipd_harness.Voipd(config_text=cfg) as d:
             port = d.addr.rsplit(":", 1)[1]
             self.ok("localhost:" + port, self.creds(client="client"))
+
+
+class TlsReloadTest(unittest.TestCase):
+    """SIGHUP re-reads the certificate files at once: a new connection sees a
+    certificate from another CA; a broken file is refused and logged."""
+
+    def setUp(self):
+        self.pki = Pki()
+        # A server certificate from the other CA, as a renewal might bring.
+        self.pki._leaf("server-other", "other-ca", san="IP:127.0.0.1,DNS:localhost")
+        self.cert, self.key = self.pki.path("serving.crt"), self.pki.path("serving.key")
+        self.install("server")
+
+    def tearDown(self):
+        self.pki.cleanup()
+
+    def install(self, name):
+        shutil.copyfile(self.pki.path(name + ".crt"), self.cert)
+        shutil.copyfile(self.pki.path(name + ".key"), self.key)
+
+    def works_with(self, addr, root):
+        # A fresh connection each time (its own subchannel pool), so that an
+        # open connection's old handshake cannot answer for the new one.
+        creds = grpc.ssl_channel_credentials(root_certificates=self.pki.read(root + ".crt"))
+        channel, s = stub(addr, creds, options=[("grpc.use_local_subchannel_pool", 1)])
+        with channel:
+            try:
+                s.GetCapabilities(pb.GetCapabilitiesRequest(), timeout=5)
+                return True
+            except grpc.RpcError as e:
+                if e.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise
+                return False
+
+    def test_sighup_serves_renewed_certificate_and_refuses_a_broken_one(self):
+        cfg = base_config() + "tls:\n  cert_file: %s\n  key_file: %s\n" % (self.cert, self.key)
+        with voipd_harness.Voipd(config_text=cfg) as d:
+            self.assertTrue(self.works_with(d.addr, "ca"))
+            self.assertFalse(self.works_with(d.addr, "other-ca"))
+
+            self.install("server-other")
+            # Nothing changes before the signal (refresh_interval is 60s).
+            self.assertTrue(self.works_with(d.addr, "ca"))
+            d.signal(signal.SIGHUP)
+            wait_for(lambda: self.works_with(d.addr, "other-ca"),
+                     "new connections to get the renewed certificate")
+            self.assertFalse(self.works_with(d.addr, "ca"))
+
+            # A key that does not match, then a file that is no certificate:
+            # both refused with a log line, the renewed certificate stays.
+            shutil.copyfile(self.pki.path("server.key"), self.key)
+            d.signal(signal.SIGHUP)
+            wait_for(lambda: "does not match the certificate" in d.log(), "the refusal")
+            with open(self.cert, "w") as f:
+                f.write("not a certificate\n")
+            d.signal(signal.SIGHUP)
+            wait_for(lambda: "holds no PEM certificate" in d.log(), "the refusal")
+            self.assertTrue(self.works_with(d.addr, "other-ca"))
+            self.assertIn("keeping the served certificate", d.log())
+            key_body = [l for l in self.pki.read("server.key").decode().splitlines()
+                        if l and not l.startswith("-----")]
+            for line in key_body:
+                self.assertNotIn(line, d.log())
+
+    def test_broken_tls_files_stop_start_up(self):
+        with open(self.cert, "w") as f:
+            f.write("garbage\n")
+        cfg = base_config() + "tls:\n  cert_file: %s\n  key_file: %s\n" % (self.cert, self.key)
+        d = voipd_harness.Voipd(config_text=cfg)
+        with self.assertRaises(RuntimeError):
+            d.start()
+        try:
+            self.assertIn("holds no PEM certificate", d.log())
+        finally:
+            d.__exit__(None, None, None)
 
 
 class TokenReloadTest(unittest.TestCase):

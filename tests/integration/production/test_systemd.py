@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from prod_common import (REPO, RPC_TIMEOUT, base_config, new_token, pb, start_call, stub,
+from prod_common import (REPO, RPC_TIMEOUT, Pki, base_config, new_token, pb, start_call, stub,
                          token_yaml, voipd_harness, wait_for)
 
 UNIT_DIR = os.path.join(REPO, "systemd")
@@ -139,6 +139,59 @@ class SocketActivationTest(unittest.TestCase):
         finally:
             log.close()
             tmp.cleanup()
+
+    def test_tls_with_an_activated_tcp_socket_is_refused(self):
+        # gRPC 1.51 can only serve accepted fds in plaintext: with TLS
+        # configured voipd must refuse instead of silently serving plaintext.
+        pki = Pki()
+        cfg = base_config() + "tls:\n  cert_file: %s\n  key_file: %s\n" % (
+            pki.path("server.crt"), pki.path("server.key"))
+        tmp, proc, ready, log = self.activate("127.0.0.1:%d" % free_port(), cfg)
+        try:
+            self.assertEqual(proc.wait(20), 1)
+            self.assertFalse(os.path.exists(ready))
+            with open(os.path.join(tmp.name, "voipd.log")) as f:
+                text = f.read()
+            self.assertIn("would serve plaintext", text)
+            self.assertIn("unix socket", text)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            log.close()
+            tmp.cleanup()
+            pki.cleanup()
+
+    def test_tls_with_an_activated_unix_socket_starts(self):
+        # TLS never applies to unix sockets (file mode and group guard them),
+        # so this combination is fine and serves.
+        pki = Pki()
+        tmp = tempfile.TemporaryDirectory(prefix="voipd-sa-")
+        path = os.path.join(tmp.name, "voipd.sock")
+        cfg_path = os.path.join(tmp.name, "voipd.yaml")
+        ready = os.path.join(tmp.name, "ready.json")
+        log = open(os.path.join(tmp.name, "voipd.log"), "wb")
+        with open(cfg_path, "w") as f:
+            f.write(base_config() + "tls:\n  cert_file: %s\n  key_file: %s\n" % (
+                pki.path("server.crt"), pki.path("server.key")))
+        proc = subprocess.Popen(["systemd-socket-activate", "-l", path, os.environ["VOIPD_BIN"],
+                                 "--config", cfg_path, "--ready-file", ready],
+                                stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: os.path.exists(path), "systemd-socket-activate to listen")
+            channel, s = stub("unix:" + path)
+            with channel:
+                s.GetCapabilities(pb.GetCapabilitiesRequest(), timeout=RPC_TIMEOUT)
+            self.assertIsNone(proc.poll())
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(10), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            log.close()
+            tmp.cleanup()
+            pki.cleanup()
 
 
 def _connect(host, port):

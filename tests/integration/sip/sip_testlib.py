@@ -391,7 +391,7 @@ class SipTestCase(unittest.TestCase):
 
     def media_stats(self, call_id, timeout=5):
         """(rx, tx) RTP packet counts voipd logged when the call ended."""
-        pattern = re.compile(r"call %s .* ended: .*; media (\w+) rx=(\d+) tx=(\d+) packets"
+        pattern = re.compile(r"call %s\b.*? ended: .*; media (\w+) rx=(\d+) tx=(\d+) packets"
                              % re.escape(call_id))
         m = wait_until(lambda: pattern.search(self.voipd.log()), "the media line of %s" % call_id,
                        timeout)
