@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Command 1 of the README: set up, build, and start voipd in the foreground on
-# its embedded default (the sandbox simulator on 127.0.0.1:50051). Extra
+# its embedded default (the sandbox simulator on 127.0.0.1:50051, history in
+# build/state). Extra
 # arguments go to voipd, e.g. scripts/run.sh --config config/voipd.example.yaml
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
 VOIPD_BUILD_TESTS=OFF "$root/scripts/build.sh" -DVOIPD_BUILD_TESTS=OFF
 echo "voipd: starting; in another terminal try: build/clients/voipctl/voipctl call +12015550100 --watch"
-exec "$root/build/daemon/voipd" "$@"
+# Keep call history across restarts in build/state unless told otherwise.
+case " $* " in
+  *" --state-dir"*) exec "$root/build/daemon/voipd" "$@" ;;
+  *) exec "$root/build/daemon/voipd" --state-dir "$root/build/state" "$@" ;;
+esac

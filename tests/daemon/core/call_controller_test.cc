@@ -1038,3 +1038,52 @@ TEST_F(CallControllerTest, IdentityTargetNeedsASystemThatAcceptsIdentities) {
 
 }  // namespace
 }  // namespace voipd
+
+namespace voipd {
+namespace {
+
+TEST_F(CallControllerTest, SimulateInboundCallOnTheSandboxAndUnsupportedElsewhere) {
+  InstallFake("fake");
+  voip::v1::SimulateInboundCallRequest request;
+  request.set_system_name("fake");
+  request.set_from("+12015550111");
+  request.set_to("1001");
+  SessionResult refused = Await([&](auto done) {
+    controller_->SimulateInboundCall(request, std::move(done));
+  });
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(ErrorOf(refused.status()).error_code(), voip::v1::UNSUPPORTED_OPERATION);
+  request.set_system_name("nope");
+  SessionResult unknown = Await([&](auto done) {
+    controller_->SimulateInboundCall(request, std::move(done));
+  });
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(ErrorOf(unknown.status()).error_code(), voip::v1::UNKNOWN_SYSTEM);
+  request.set_system_name("");  // the default: sandbox (no host here)
+  request.set_to("");
+  SessionResult empty_to = Await([&](auto done) {
+    controller_->SimulateInboundCall(request, std::move(done));
+  });
+  ASSERT_FALSE(empty_to.ok());
+  EXPECT_EQ(ErrorOf(empty_to.status()).field(), "to");
+}
+
+TEST_F(CallControllerTest, ListCallsFiltersByNumberAsTypedOrNormalized) {
+  SessionResult a = Start(StartRequest("(201) 555-0100"));
+  SessionResult b = Start(StartRequest("+12015550101"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  voip::v1::ListCallsRequest request;
+  request.set_number("+1 201 555 0100");
+  absl::StatusOr<voip::v1::ListCallsResponse> listed = controller_->ListCalls(request);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->calls_size(), 1);
+  EXPECT_EQ(listed->calls(0).session_id(), a->session_id());
+  request.set_number("");
+  request.set_direction(voip::v1::CALL_DIRECTION_INBOUND);
+  EXPECT_EQ(controller_->ListCalls(request)->calls_size(), 0);
+  request.set_direction(voip::v1::CALL_DIRECTION_OUTBOUND);
+  EXPECT_EQ(controller_->ListCalls(request)->calls_size(), 2);
+}
+
+}  // namespace
+}  // namespace voipd

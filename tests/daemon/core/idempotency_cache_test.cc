@@ -308,3 +308,40 @@ TEST(IdempotencyCacheTest, SetLimitsLowerMaxKeysEvictsOnNextClaim) {
 
 }  // namespace
 }  // namespace voipd
+
+namespace voipd {
+namespace {
+
+TEST(IdempotencyCacheTest, RecorderSeesEveryCompletedKeyWithItsFingerprint) {
+  IdempotencyCache cache(kTtl, 100);
+  std::vector<std::tuple<std::string, uint64_t, absl::Time, std::string>> recorded;
+  cache.SetRecorder([&](const std::string& key, uint64_t fingerprint, absl::Time claimed_at,
+                        const IdempotencyCache::Result& result) {
+    recorded.emplace_back(key, fingerprint, claimed_at, result.ok() ? *result : "error");
+  });
+  ASSERT_EQ(MustClaim(cache, "r1", 7, Ignore(), kT0), ClaimOutcome::kClaimed);
+  EXPECT_TRUE(recorded.empty());  // a pending key is not durable state
+  cache.Complete("r1", std::string("s-1"));
+  ASSERT_EQ(recorded.size(), 1u);
+  EXPECT_EQ(recorded[0], std::make_tuple(std::string("r1"), uint64_t{7}, kT0, std::string("s-1")));
+}
+
+TEST(IdempotencyCacheTest, RestoredKeysReplayAndStillRefuseOtherParameters) {
+  // After a restart: the key read back from history answers retries.
+  IdempotencyCache cache(kTtl, 100);
+  cache.Restore("r1", 7, kT0, std::string("s-restored"));
+  Recorder rec;
+  EXPECT_EQ(MustClaim(cache, "r1", 7, rec.Waiter(), kT0 + absl::Minutes(1)),
+            ClaimOutcome::kReplayed);
+  ASSERT_EQ(rec.Calls(), 1);
+  EXPECT_EQ(**rec.Got(), "s-restored");
+  absl::StatusOr<ClaimOutcome> mismatch = cache.Claim("r1", 8, Ignore(), kT0 + absl::Minutes(1));
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_EQ(GetVoipError(mismatch.status())->error_code(), voip::v1::IDEMPOTENCY_MISMATCH);
+  // Restored keys expire like any other.
+  EXPECT_EQ(MustClaim(cache, "r1", 8, Ignore(), kT0 + kTtl + absl::Minutes(1)),
+            ClaimOutcome::kClaimed);
+}
+
+}  // namespace
+}  // namespace voipd
