@@ -102,6 +102,19 @@ void SandboxAdapter::After(const std::string& session_id, absl::Duration delay,
   });
 }
 
+void SandboxAdapter::Answer(const std::string& session_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = calls_.find(session_id);
+    if (it == calls_.end()) return;
+    it->second->answered = true;
+  }
+  ProviderEvent event;
+  event.session_id = session_id;
+  event.kind = ProviderEventKind::kAnswered;
+  Emit(std::move(event));
+}
+
 void SandboxAdapter::EndSimulated(const std::string& session_id, EndOutcome outcome,
                                   voip::v1::HangupSource source, voip::v1::ErrorCode code,
                                   voip::v1::ProviderCause cause, std::string message) {
@@ -164,18 +177,7 @@ void SandboxAdapter::StartCall(const DialRequest& request, DialCallback done) {
     event.kind = ProviderEventKind::kRinging;
     Emit(std::move(event));
   };
-  auto answer = [this, id] {
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = calls_.find(id);
-      if (it == calls_.end()) return;
-      it->second->answered = true;
-    }
-    ProviderEvent event;
-    event.session_id = id;
-    event.kind = ProviderEventKind::kAnswered;
-    Emit(std::move(event));
-  };
+  auto answer = [this, id] { Answer(id); };
 
   switch (script) {
     case Script::kAnswer:
@@ -328,18 +330,7 @@ void SandboxAdapter::SimulateInbound(
     });
   } else {
     // Answered by the simulated agent, then the caller hangs up.
-    After(id, Scaled(kRingToAnswer), [this, id] {
-      {
-        absl::MutexLock lock(&mu_);
-        auto it = calls_.find(id);
-        if (it == calls_.end()) return;
-        it->second->answered = true;
-      }
-      ProviderEvent event;
-      event.session_id = id;
-      event.kind = ProviderEventKind::kAnswered;
-      Emit(std::move(event));
-    });
+    After(id, Scaled(kRingToAnswer), [this, id] { Answer(id); });
     After(id, Scaled(kRingToAnswer + kAnswerToRemoteHangup), [this, id] {
       EndSimulated(id, EndOutcome::kDisconnected, voip::v1::HANGUP_SOURCE_REMOTE,
                    voip::v1::ERROR_CODE_UNSPECIFIED, Cause(0, "", 16, "completed"),

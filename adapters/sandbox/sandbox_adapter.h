@@ -50,6 +50,8 @@ class SandboxAdapter final : public Adapter,
   void After(const std::string& session_id, absl::Duration delay,
              absl::AnyInvocable<void() &&> fn);
   void Emit(ProviderEvent event);
+  // The far end picked up (a no-op once the call ended).
+  void Answer(const std::string& session_id);
   void EndSimulated(const std::string& session_id, EndOutcome outcome,
                     voip::v1::HangupSource source, voip::v1::ErrorCode code,
                     voip::v1::ProviderCause cause, std::string message);

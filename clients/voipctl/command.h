@@ -5,6 +5,8 @@
 
 #include <functional>
 
+#include "voip/v1/voip_service.pb.h"
+
 namespace CLI {
 class App;
 }  // namespace CLI
@@ -37,5 +39,10 @@ void AddWatchCommand(CLI::App& app, Command* selected);
 void AddEventsCommand(CLI::App& app, Command* selected);
 void AddSystemsCommand(CLI::App& app, Command* selected);
 void AddHistoryCommand(CLI::App& app, Command* selected);  // history, inbound
+
+// Runs ListCalls page after page, handing each call to `each` (false stops
+// with kExitOther); prints the error and returns its exit code on failure.
+int ForEachListedCall(voip::v1::ListCallsRequest request, CommandEnv& env,
+                      const std::function<bool(const voip::v1::CallSession&)>& each);
 
 }  // namespace voipd::voipctl

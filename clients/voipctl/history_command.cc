@@ -70,24 +70,13 @@ int RunHistory(const HistoryOptions& options, CommandEnv& env) {
   AddLabels(options.labels, request.mutable_labels());
   request.set_page_size(1000);
   if (options.csv) std::cout << HistoryCsvHeader() << "\n";
-  do {
-    const RpcResult<voip::v1::ListCallsResponse> page = env.client.ListCalls(request);
-    if (!page.ok()) {
-      env.printer.PrintError(page.error);
-      return ExitCodeFor(page.error);
-    }
-    for (const voip::v1::CallSession& session : page.value.calls()) {
-      if (options.csv) {
-        std::cout << HistoryCsvRow(session) << "\n";
-        if (!std::cout) return kExitOther;
-      } else if (!env.printer.Print(session)) {
-        return kExitOther;
-      }
-    }
-    request.set_page_token(page.value.next_page_token());
-  } while (!request.page_token().empty());
+  const int code = ForEachListedCall(request, env, [&](const voip::v1::CallSession& session) {
+    if (!options.csv) return env.printer.Print(session);
+    std::cout << HistoryCsvRow(session) << "\n";
+    return static_cast<bool>(std::cout);
+  });
   std::cout.flush();
-  return kExitOk;
+  return code;
 }
 
 struct InboundOptions {

@@ -33,6 +33,15 @@ int RunList(const ListOptions& options, CommandEnv& env) {
   request.set_system_name(options.system);
   AddLabels(options.labels, request.mutable_labels());
   request.set_page_size(options.page_size);
+  return ForEachListedCall(request, env, [&env](const voip::v1::CallSession& session) {
+    return env.printer.Print(session);
+  });
+}
+
+}  // namespace
+
+int ForEachListedCall(voip::v1::ListCallsRequest request, CommandEnv& env,
+                      const std::function<bool(const voip::v1::CallSession&)>& each) {
   do {
     const RpcResult<voip::v1::ListCallsResponse> page = env.client.ListCalls(request);
     if (!page.ok()) {
@@ -40,14 +49,12 @@ int RunList(const ListOptions& options, CommandEnv& env) {
       return ExitCodeFor(page.error);
     }
     for (const voip::v1::CallSession& session : page.value.calls()) {
-      if (!env.printer.Print(session)) return kExitOther;
+      if (!each(session)) return kExitOther;
     }
     request.set_page_token(page.value.next_page_token());
   } while (!request.page_token().empty());
   return kExitOk;
 }
-
-}  // namespace
 
 void AddListCommand(CLI::App& app, Command* selected) {
   CLI::App* list = app.add_subcommand("list", "List calls, oldest first, one per line");
