@@ -84,6 +84,9 @@ class CallHost {
   // has no tokens configured it returns an "anonymous" caller with every
   // scope: the adapter's listener policy must then be loopback-only too.
   virtual absl::StatusOr<ApiCaller> Authenticate(absl::string_view bearer_token) const = 0;
+  // False when no tokens are configured (everyone is "anonymous"): an
+  // adapter must then keep its own listener on loopback.
+  virtual bool AuthenticationRequired() const = 0;
 };
 
 }  // namespace voipd::adapters

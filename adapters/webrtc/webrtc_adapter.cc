@@ -34,13 +34,6 @@ bool IsLoopback(const std::string& listen) {
   return dots == 3;
 }
 
-// A random token that no token table holds: if it is accepted, the daemon
-// runs without tokens and every page would be "anonymous" with all scopes.
-std::string ProbeToken() {
-  std::random_device rd;
-  return absl::StrCat("webrtc-listener-probe-", rd(), "-", rd(), "-", rd());
-}
-
 }  // namespace
 
 WebRtcAdapter::WebRtcAdapter(const voip::config::v1::WebRtcAdapterConfig& config,
@@ -50,7 +43,7 @@ WebRtcAdapter::WebRtcAdapter(const voip::config::v1::WebRtcAdapterConfig& config
 absl::StatusOr<std::shared_ptr<WebRtcAdapter>> WebRtcAdapter::Create(
     const voip::config::v1::WebRtcAdapterConfig& config, const AdapterContext& context) {
   if (!IsLoopback(config.listen())) {
-    const bool open = context.host == nullptr || context.host->Authenticate(ProbeToken()).ok();
+    const bool open = context.host == nullptr || !context.host->AuthenticationRequired();
     if (open) {
       return ConfigurationError(
           absl::StrCat("listen: '", config.listen(),
@@ -91,7 +84,7 @@ absl::StatusOr<std::shared_ptr<WebRtcAdapter>> WebRtcAdapter::Create(
       WebServer::Start(context.io, std::move(options), std::move(handlers));
   if (!server.ok()) return server.status();
   adapter->server_ = std::move(*server);
-  LogWebRtcInfo(context.system_name,
+  LogWebRtcInfo(context,
                 absl::StrCat("softphone at ", config.tls_cert_file().empty() ? "http" : "https",
                              "://", adapter->server_->local_address(), "/ (web_root ",
                              config.web_root(), ")"));

@@ -44,7 +44,7 @@ void WebRtcAdapter::OnPageClosed(PageId id) {
     }
   }
   if (auto it = pages_.find(id); it != pages_.end() && it->second.registered) {
-    LogWebRtcInfo(context_.system_name,
+    LogWebRtcInfo(context_,
                   absl::StrCat("page ", id, " ('", it->second.identity, "') closed"));
   }
   pages_.erase(id);
@@ -111,7 +111,7 @@ void WebRtcAdapter::HandleRegister(PageId id, const SignalingMessage& msg) {
     }
   }
   if (!caller.ok()) {
-    LogWebRtcInfo(context_.system_name,
+    LogWebRtcInfo(context_,
                   absl::StrCat("page ", id, " refused as '", msg.identity, "': ",
                                voip::v1::ErrorCode_Name(GetErrorCode(caller.status()))));
     ReplyError(id, caller.status(), "register", &msg);
@@ -130,7 +130,7 @@ void WebRtcAdapter::HandleRegister(PageId id, const SignalingMessage& msg) {
   it->second.registered = true;
   it->second.identity = msg.identity;
   it->second.caller = *caller;
-  LogWebRtcInfo(context_.system_name, absl::StrCat("page ", id, " registered as '", msg.identity,
+  LogWebRtcInfo(context_, absl::StrCat("page ", id, " registered as '", msg.identity,
                                                    "' (token '", caller->name, "')"));
   SendLocked(id, {{"type", "registered"},
                   {"identity", msg.identity},

@@ -29,6 +29,7 @@ class CoreCallHost final : public adapters::CallHost {
       absl::string_view system_name,
       std::function<void(const voip::v1::CallEvent& event)> on_event) override;
   absl::StatusOr<adapters::ApiCaller> Authenticate(absl::string_view bearer_token) const override;
+  bool AuthenticationRequired() const override { return authorizer_->enabled(); }
 
  private:
   const Authorizer* const authorizer_;

@@ -234,6 +234,7 @@ class OpenHost final : public CallHost {
     caller.can_read = caller.can_write = true;
     return caller;
   }
+  bool AuthenticationRequired() const override { return false; }
 };
 
 TEST_F(WebServerTest, PublicListenerNeedsTokens) {

@@ -78,6 +78,7 @@ class FakeHost final : public CallHost {
     }
     return caller;
   }
+  bool AuthenticationRequired() const override { return true; }
   Adapter* adapter = nullptr;
   std::map<std::string, std::string> last_labels;
 

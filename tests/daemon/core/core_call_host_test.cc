@@ -128,11 +128,13 @@ TEST_F(CoreCallHostTest, AuthenticateUsesTheApiTokenTable) {
   // that to loopback).
   absl::StatusOr<adapters::ApiCaller> anonymous = host_.Authenticate("anything");
   ASSERT_TRUE(anonymous.ok());
+  EXPECT_FALSE(host_.AuthenticationRequired());
   EXPECT_TRUE(anonymous->can_read && anonymous->can_write);
 
   TokenSpec reader{"dashboard", Sha256("read-token"), kScopeCallsRead, {{"tenant", "a"}}};
   TokenSpec writer{"crm", Sha256("write-token"), kScopeCallsRead | kScopeCallsWrite, {}};
   authorizer_.SetTokens({reader, writer});
+  EXPECT_TRUE(host_.AuthenticationRequired());
   absl::StatusOr<adapters::ApiCaller> r = host_.Authenticate("read-token");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->name, "dashboard");
