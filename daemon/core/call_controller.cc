@@ -476,7 +476,9 @@ absl::StatusOr<voip::v1::ListCallsResponse> CallController::ListCalls(
         NormalizeNumber(request.number(), systems()->default_region(), "number");
     number = target.ok() ? target->value : std::string(absl::StripAsciiWhitespace(request.number()));
   }
-  if (history_ == nullptr) return registry_->List(request, number);
+  // Every active call is in the registry, also one whose events could not
+  // be written to history (disk full, read-only): list active calls from there.
+  if (history_ == nullptr || request.active_only()) return registry_->List(request, number);
   // Read-your-writes: a call started a moment ago must be listed.
   if (!history_->Sync(absl::Seconds(2))) {
     LogWarn("history", "ListCalls: history writes are behind; the list may miss recent calls");

@@ -92,7 +92,10 @@ absl::StatusOr<std::optional<voip::v1::CallSession>> DurableHistory::Get(
 }
 
 void DurableHistory::WhenDurable(uint64_t sequence, absl::AnyInvocable<void() &&> fn) {
-  if (!journal_) {
+  // Events up to the recovered last sequence were read from disk; the new
+  // journal has written nothing yet and would wait for the next batch (e.g.
+  // EndCall of a call that ended before the restart hung until then).
+  if (!journal_ || sequence <= recovered_.last_sequence) {
     std::move(fn)();
     return;
   }

@@ -77,13 +77,17 @@ CREATE INDEX call_labels_kv ON call_labels(key, value);
       (*write)->Bind(1, session.session_id()).Bind(2, key).Bind(3, value);
       if (absl::Status s = (*write)->Run(); !s.ok()) return s;
     }
-    const int direction = session.direction() == voip::v1::CALL_DIRECTION_UNSPECIFIED
-                              ? voip::v1::CALL_DIRECTION_OUTBOUND
-                              : session.direction();
+    // v1 knew only outbound calls. The stored session says so too, or
+    // GetCallStatus and ListCalls would return direction UNSPECIFIED.
+    if (session.direction() == voip::v1::CALL_DIRECTION_UNSPECIFIED) {
+      session.set_direction(voip::v1::CALL_DIRECTION_OUTBOUND);
+    }
     absl::StatusOr<std::unique_ptr<Statement>> set =
-        db.Prepare("UPDATE calls SET direction = ? WHERE session_id = ?");
+        db.Prepare("UPDATE calls SET direction = ?, session = ? WHERE session_id = ?");
     if (!set.ok()) return set.status();
-    (*set)->Bind(1, direction).Bind(2, session.session_id());
+    (*set)->Bind(1, static_cast<int64_t>(session.direction()))
+        .BindBlob(2, session.SerializeAsString())
+        .Bind(3, session.session_id());
     if (absl::Status s = (*set)->Run(); !s.ok()) return s;
   }
   return db.Exec("PRAGMA user_version = 2");

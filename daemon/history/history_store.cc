@@ -199,11 +199,12 @@ absl::Status HistoryStore::WriteEvent(const voip::v1::CallEvent& event) {
   upsert_call_->Bind(11, static_cast<int64_t>(event.sequence()))
       .BindBlob(12, session.SerializeAsString());
   if (absl::Status s = upsert_call_->Run(); !s.ok()) return s;
-  if (event.previous_status() == voip::v1::CALL_STATUS_UNSPECIFIED) {
-    for (const auto& [key, value] : session.labels()) {
-      insert_label_->Bind(1, session.session_id()).Bind(2, key).Bind(3, value);
-      if (absl::Status s = insert_label_->Run(); !s.ok()) return s;
-    }
+  // With every event, not only the first: when the batch holding a call's
+  // first event was dropped (disk full), a later event creates the row, and
+  // its labels must come with it. Labels never change, so this only ignores.
+  for (const auto& [key, value] : session.labels()) {
+    insert_label_->Bind(1, session.session_id()).Bind(2, key).Bind(3, value);
+    if (absl::Status s = insert_label_->Run(); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -248,8 +249,10 @@ absl::StatusOr<int64_t> HistoryStore::Prune(absl::Time now, absl::Time keys_befo
   if (absl::Status s = writer_->Exec("BEGIN"); !s.ok()) return s;
   // The sequence must keep growing even if every event is pruned.
   std::string sql = absl::StrCat(
-      "INSERT OR REPLACE INTO meta(key, value) SELECT 'last_sequence', max(sequence) FROM events "
-      "WHERE (SELECT max(sequence) FROM events) IS NOT NULL; "
+      // No row at all when there are no events (max() over no rows would be
+      // one NULL row and break meta's NOT NULL, e.g. on a new database).
+      "INSERT OR REPLACE INTO meta(key, value) SELECT 'last_sequence', sequence FROM events "
+      "ORDER BY sequence DESC LIMIT 1; "
       "CREATE TEMP TABLE IF NOT EXISTS pruned(session_id TEXT PRIMARY KEY); DELETE FROM pruned; "
       "INSERT INTO pruned SELECT session_id FROM calls WHERE ended_at_us IS NOT NULL AND "
       "ended_at_us < ", cutoff, "; "

@@ -30,7 +30,8 @@ events: {{ window: {window} }}
 class Voipd:
     """A running voipd. Use as a context manager; `addr` is HOST:PORT."""
 
-    def __init__(self, config_text=None, time_scale=20, window=10000, extra_args=()):
+    def __init__(self, config_text=None, time_scale=20, window=10000, extra_args=(),
+                 cmd_prefix=()):
         self.tmp = tempfile.TemporaryDirectory(prefix="voipd-test-")
         self.config_path = os.path.join(self.tmp.name, "voipd.yaml")
         self.ready_path = os.path.join(self.tmp.name, "ready.json")
@@ -39,6 +40,9 @@ class Voipd:
             f.write(config_text if config_text is not None
                     else DEFAULT_CONFIG.format(time_scale=time_scale, window=window))
         self.extra_args = list(extra_args)
+        # Runs voipd under a wrapper that execs it (e.g. `unshare -m sh -c
+        # '... && exec "$@"'`), so that `proc.pid` is still voipd's pid.
+        self.cmd_prefix = list(cmd_prefix)
         self.proc = None
         self.addr = None
         self.ready = None
@@ -47,7 +51,8 @@ class Voipd:
         binary = os.environ["VOIPD_BIN"]
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [binary, "--config", self.config_path, "--ready-file", self.ready_path]
+            self.cmd_prefix
+            + [binary, "--config", self.config_path, "--ready-file", self.ready_path]
             + self.extra_args,
             stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
