@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "daemon/adapter_logger.h"
+#include "daemon/core/call_recovery.h"
 #include "daemon/core/call_state_machine.h"
 #include "daemon/logging.h"
 #include "daemon/observability/call_metrics.h"
@@ -23,6 +24,10 @@
 #include "daemon/server/socket_activation.h"
 
 namespace voipd {
+
+// How long an adapter may take to say whether a call from before a crash
+// still exists (an AMI or REST round trip after connecting).
+constexpr absl::Duration kReadoptTimeout = absl::Seconds(15);
 
 Daemon::Daemon(std::string config_path)
     : config_path_(std::move(config_path)), io_(std::make_unique<boost::asio::io_context>()) {}
@@ -127,14 +132,12 @@ absl::Status Daemon::Start(const DaemonSettings& settings) {
                                                  *systems,
                                                  ControllerLimits{settings.end_call_timeout});
   host_->Attach(controller_.get());
-  if (history_) {
-    controller_->SetHistory(history_.get());
-    RecoverActiveCalls();
-  }
+  if (history_) controller_->SetHistory(history_.get());
   io_thread_ = std::thread([io = io_.get()] {
     auto guard = boost::asio::make_work_guard(*io);
     io->run();
   });
+  if (history_) RecoverActiveCalls();
   if (absl::Status s = StartObservability(settings); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(
       options, ServiceDeps{controller_.get(), registry_.get(), bus_.get(), &authorizer_,
@@ -247,25 +250,10 @@ void Daemon::Tick() {
 void Daemon::RecoverActiveCalls() {
   const std::vector<voip::v1::CallSession>& calls = history_->recovered().active_calls;
   if (calls.empty()) return;
-  SystemTablePtr systems = controller_->systems();
-  for (const voip::v1::CallSession& session : calls) {
-    const SystemEntry* system = systems->Find(session.system_name());
-    adapters::AdapterPtr adapter = system ? system->adapter : nullptr;
-    registry_->Restore(session, adapter);
-    // No adapter can report a call from before the restart yet (the
-    // adapter API has no re-adoption), so every one is ended here.
-    adapters::ProviderEvent ended;
-    ended.session_id = session.session_id();
-    ended.kind = adapters::ProviderEventKind::kEnded;
-    ended.outcome = adapters::EndOutcome::kDisconnected;
-    ended.source = voip::v1::HANGUP_SOURCE_SYSTEM;
-    ended.error_code = voip::v1::DAEMON_RESTART;
-    ended.message = "voipd restarted while the call was active; it was ended during recovery";
-    registry_->OnProviderEvent(std::move(ended));
-  }
   LogWarn("history", absl::StrCat(calls.size(),
-                                  " calls were active when voipd last stopped; ended with "
-                                  "DAEMON_RESTART"));
+                                  " calls were active when voipd last stopped; asking their "
+                                  "adapters to re-adopt them, the others end with DAEMON_RESTART"));
+  RecoverCalls(calls, *controller_->systems(), registry_.get(), io_.get(), kReadoptTimeout);
 }
 
 absl::Status Daemon::Reload() {

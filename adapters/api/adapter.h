@@ -84,6 +84,20 @@ class Adapter {
   virtual void Hold(const CallRef& call, bool hold, DoneCallback done) = 0;
   virtual void Mute(const CallRef& call, bool mute, DoneCallback done) = 0;
 
+  // After voipd restarted (crash, kill -9): a call that was active in the
+  // previous run, as last stored. done(true) means the provider still has
+  // it and the adapter has taken it over again: from now on it reports the
+  // call's events (at least kEnded when it ends) and serves EndCall/Hold/
+  // Mute for it; if the call answered while voipd was down, report
+  // kAnswered too. done(false) or an error: the provider cannot report it
+  // (or it is gone) and the core ends it with DAEMON_RESTART. Called once
+  // per call, before serving; `done` may run on any thread, within
+  // ReadoptTimeout() or the core gives up on it.
+  virtual void Readopt(const voip::v1::CallSession& session,
+                       absl::AnyInvocable<void(absl::StatusOr<bool>) &&> done) {
+    std::move(done)(false);
+  }
+
   // Simulators only (capabilities().can_simulate_inbound): report `call` as
   // arriving through AdapterContext::host->AcceptInbound and play it out.
   virtual void SimulateInbound(const InboundCall& call,

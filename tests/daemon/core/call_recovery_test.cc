@@ -1,0 +1,126 @@
+// RecoverCalls: calls active before a crash are re-adopted when their
+// adapter says the provider still has them, and otherwise end exactly once
+// with DAEMON_RESTART (adapter says no, fails, never answers, or the system
+// is gone).
+#include "daemon/core/call_recovery.h"
+
+#include <memory>
+
+#include "daemon/core/call_state_machine.h"
+#include "gtest/gtest.h"
+#include "tests/adapters/test_adapter.h"
+
+namespace voipd {
+namespace {
+
+enum class Answer { kYes, kNo, kError, kNever };
+
+class ReadoptAdapter final : public adapters::Adapter {
+ public:
+  explicit ReadoptAdapter(Answer answer) : answer_(answer) {}
+  adapters::Capabilities capabilities() const override { return {}; }
+  adapters::Health health() const override { return {}; }
+  void StartCall(const adapters::DialRequest&, adapters::DialCallback done) override {
+    std::move(done)(absl::UnimplementedError(""));
+  }
+  void EndCall(const adapters::CallRef&, adapters::DoneCallback done) override {
+    std::move(done)(absl::OkStatus());
+  }
+  void Hold(const adapters::CallRef&, bool, adapters::DoneCallback done) override {
+    std::move(done)(absl::OkStatus());
+  }
+  void Mute(const adapters::CallRef&, bool, adapters::DoneCallback done) override {
+    std::move(done)(absl::OkStatus());
+  }
+  void Readopt(const voip::v1::CallSession& session,
+               absl::AnyInvocable<void(absl::StatusOr<bool>) &&> done) override {
+    asked_.push_back(session.session_id());
+    switch (answer_) {
+      case Answer::kYes: std::move(done)(true); break;
+      case Answer::kNo: std::move(done)(false); break;
+      case Answer::kError: std::move(done)(absl::UnavailableError("pbx unreachable")); break;
+      case Answer::kNever: held_ = std::move(done); break;  // answers too late, if at all
+    }
+  }
+  std::vector<std::string> asked_;
+  absl::AnyInvocable<void(absl::StatusOr<bool>) &&> held_;
+
+ private:
+  const Answer answer_;
+};
+
+class CallRecoveryTest : public ::testing::Test {
+ protected:
+  CallRecoveryTest() : bus_(1000, 1000), registry_(&bus_, RegistryLimits{}) {}
+  ~CallRecoveryTest() override { io_.Stop(); }
+
+  voip::v1::CallSession Active(const std::string& id, const std::string& system) {
+    voip::v1::CallSession s;
+    s.set_session_id(id);
+    s.set_system_name(system);
+    s.set_status(voip::v1::CALL_STATUS_CONNECTED);
+    return s;
+  }
+
+  void Recover(const std::vector<voip::v1::CallSession>& calls,
+               std::map<std::string, adapters::AdapterPtr> adapters,
+               absl::Duration timeout = absl::Seconds(5)) {
+    std::map<std::string, SystemEntry> entries;
+    for (auto& [name, adapter] : adapters) entries[name] = SystemEntry{name, "test", adapter, name};
+    SystemTable table(entries, "", "US", {});
+    RecoverCalls(calls, table, &registry_, io_.io(), timeout);
+  }
+
+  bool WaitTerminal(const std::string& id) {
+    for (int i = 0; i < 500; ++i) {
+      absl::StatusOr<voip::v1::CallSession> s = registry_.Snapshot(id);
+      if (s.ok() && IsTerminal(s->status())) return true;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return false;
+  }
+
+  test::IoThread io_;
+  EventBus bus_;
+  CallRegistry registry_;
+};
+
+TEST_F(CallRecoveryTest, AdoptedCallStaysActiveOthersEndWithDaemonRestart) {
+  auto yes = std::make_shared<ReadoptAdapter>(Answer::kYes);
+  auto no = std::make_shared<ReadoptAdapter>(Answer::kNo);
+  auto error = std::make_shared<ReadoptAdapter>(Answer::kError);
+  Recover({Active("kept", "yes"), Active("gone", "no"), Active("failed", "error"),
+           Active("orphan", "removed-system")},
+          {{"yes", yes}, {"no", no}, {"error", error}});
+  EXPECT_EQ(yes->asked_, std::vector<std::string>{"kept"});
+  EXPECT_EQ(registry_.Snapshot("kept")->status(), voip::v1::CALL_STATUS_CONNECTED);
+  for (const std::string id : {"gone", "failed", "orphan"}) {
+    absl::StatusOr<voip::v1::CallSession> s = registry_.Snapshot(id);
+    ASSERT_TRUE(s.ok()) << id;
+    EXPECT_EQ(s->status(), voip::v1::CALL_STATUS_DISCONNECTED) << id;
+    EXPECT_EQ(s->end_reason().error_code(), voip::v1::DAEMON_RESTART) << id;
+    EXPECT_EQ(s->end_reason().source(), voip::v1::HANGUP_SOURCE_SYSTEM) << id;
+  }
+  EXPECT_NE(registry_.Snapshot("failed")->end_reason().message().find("pbx unreachable"),
+            std::string::npos);
+  // The adopted call is controlled like any other: the adapter's events apply.
+  adapters::ProviderEvent ended;
+  ended.session_id = "kept";
+  ended.kind = adapters::ProviderEventKind::kEnded;
+  registry_.OnProviderEvent(ended);
+  EXPECT_EQ(registry_.Snapshot("kept")->status(), voip::v1::CALL_STATUS_DISCONNECTED);
+}
+
+TEST_F(CallRecoveryTest, SilentAdapterTimesOutAndALateYesChangesNothing) {
+  auto never = std::make_shared<ReadoptAdapter>(Answer::kNever);
+  Recover({Active("slow", "never")}, {{"never", never}}, absl::Milliseconds(50));
+  ASSERT_TRUE(WaitTerminal("slow"));
+  const uint64_t last = registry_.Snapshot("slow")->last_sequence();
+  EXPECT_EQ(registry_.Snapshot("slow")->end_reason().error_code(), voip::v1::DAEMON_RESTART);
+  // The adapter finally answers: too late, nothing happens (one terminal event).
+  std::move(never->held_)(true);
+  EXPECT_EQ(registry_.Snapshot("slow")->last_sequence(), last);
+}
+
+}  // namespace
+}  // namespace voipd
