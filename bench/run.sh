@@ -243,6 +243,17 @@ if wants a && need a 90; then
     fi
     stop "$SRV_WRAP"
   fi
+  # The same closed loop with durable history on (docs/history.md): what the
+  # SQLite journal costs StartCall/EndCall (EndCall waits for its batch).
+  rm -rf "$OUT/a_state"
+  if start_server a_voipd_history "$VOIPD" --config "$CFG/sandbox-fast.yaml" --state-dir "$OUT/a_state"; then
+    for c in 16 64; do
+      run_json "a_voipd_history_c$c" 60 "$BIN/voipd-loadgen" --target voipd --addr "$SRV_ADDR" \
+        --server-pid "$SRV_PID" --concurrency $c --warmup 1 --duration $W
+    done
+    stop "$SRV_WRAP"
+  fi
+  rm -rf "$OUT/a_state"
   [[ -n ${REF_WRAP:-} ]] && stop "$REF_WRAP"
   unset REF_ADDR REF_PID REF_WRAP
 fi

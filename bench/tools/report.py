@@ -122,6 +122,17 @@ def scenario_a(r):
                          ms(pct(x["end_us"], "p50")), ms(pct(x["end_us"], "p99")),
                          fmt(s.get("cores"), 2), fmt(s.get("cpu_us_per_rpc"), 1),
                          fmt(sum(x.get("errors", {}).values()))))
+    for c in (16, 64):
+        x = r.j("a_voipd_history_c%d" % c)
+        if not x:
+            continue
+        s = x.get("server", {})
+        rows.append(("voipd + history", "closed %d" % c, fmt(x.get("calls_per_s")),
+                     fmt(x.get("rpcs_per_s")), answered(x),
+                     ms(pct(x["start_us"], "p50")), ms(pct(x["start_us"], "p99")),
+                     ms(pct(x["end_us"], "p50")), ms(pct(x["end_us"], "p99")),
+                     fmt(s.get("cores"), 2), fmt(s.get("cpu_us_per_rpc"), 1),
+                     fmt(sum(x.get("errors", {}).values()))))
     sweep = []
     for f in (10, 25, 50, 75, 90):
         v, ref = r.j("a_voipd_open%d" % f), r.j("a_ref_open%d" % f)
@@ -153,7 +164,10 @@ def scenario_a(r):
            "*answered* is the share of calls voipd had already answered when EndCall ended them. "
            "Closed loop first; the open-loop sweep then offers 10–90 % of voipd's best closed-loop "
            "rate to both servers, latency measured from the intended send time. Client and server "
-           "share the machine; the client uses 2 TCP connections for both servers.\n",
+           "share the machine; the client uses 2 TCP connections for both servers. "
+           "*voipd + history* is the same closed loop with `--state-dir` (SQLite history, "
+           "`synchronous: full`; docs/history.md): StartCall never waits for the disk, EndCall "
+           "answers once its terminal event's batch is committed.\n",
            md_table(("server", "load", "calls/s", "RPC/s", "answered", "StartCall p50 ms", "p99 ms",
                      "EndCall p50 ms", "p99 ms", "server cores", "server CPU µs/RPC", "errors"),
                     rows), "",
