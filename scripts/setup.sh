@@ -11,7 +11,8 @@ build_pkgs=(build-essential cmake ninja-build ccache pkg-config
   libboost-dev libphonenumber-dev libyaml-cpp-dev libcli11-dev libssl-dev libsystemd-dev
   libgtest-dev libgmock-dev libre-dev libcurl4-openssl-dev nlohmann-json3-dev libsqlite3-dev)
 test_pkgs=(python3 python3-grpcio python3-protobuf sip-tester baresip kamailio
-  systemd openssl dpkg-dev clang libclang-rt-14-dev chromium iproute2 util-linux e2fsprogs)
+  systemd openssl dpkg-dev clang libclang-rt-14-dev chromium iproute2 util-linux e2fsprogs
+  mount init-system-helpers)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then

@@ -1,7 +1,7 @@
 """`cmake --install` puts files in FHS places and `cpack -G DEB` builds a
 package with the unit, sysusers/tmpfiles snippets and maintainer scripts
-that enable the service. (Installing the .deb is not exercised here: it
-would change the test machine.)"""
+that enable the service. Installing, running and purging the .deb is
+test_deb_install.py (in a throwaway root, never on the test machine)."""
 import os
 import subprocess
 import tempfile
@@ -12,7 +12,10 @@ BUILD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(os.environ["VOIPD_BI
 EXPECTED = ["usr/sbin/voipd", "usr/bin/voipctl", "usr/lib/systemd/system/voipd.service",
             "usr/lib/systemd/system/voipd.socket", "usr/lib/sysusers.d/voipd.conf",
             "usr/lib/tmpfiles.d/voipd.conf", "usr/share/doc/voipd/voipd.example.yaml",
-            "usr/share/doc/voipd/operations.md"]
+            "usr/share/doc/voipd/operations.md",
+            # The webrtc adapter's softphone page (its default web_root).
+            "usr/share/voipd/web/index.html", "usr/share/voipd/web/app.js",
+            "usr/share/voipd/web/style.css"]
 
 
 class PackagingTest(unittest.TestCase):
