@@ -21,6 +21,7 @@ absl::StatusOr<std::shared_ptr<SipAdapter>> SipAdapter::Create(
   options.password = std::move(password);
   options.prompt = std::move(prompt);
   options.health = adapter->health_;
+  options.host = context.host;
   absl::StatusOr<std::unique_ptr<SipStack>> stack;
   (*loop)->RunSync([&] { stack = SipStack::Create(std::move(options)); });
   // (A stack that failed to start was already destroyed on the loop.)

@@ -33,13 +33,16 @@ SipCall::SipCall(SipContext* context, std::string session_id, absl::Duration rin
   tmr_init(&timers_->no_response);
   tmr_init(&timers_->ring);
   tmr_init(&timers_->reinvite);
+  tmr_init(&timers_->answer);
 }
 
 SipCall::~SipCall() {
   tmr_cancel(&timers_->no_response);
   tmr_cancel(&timers_->ring);
   tmr_cancel(&timers_->reinvite);
+  tmr_cancel(&timers_->answer);
   if (rtp_ != nullptr) ctx_->clock->Remove(rtp_.get());
+  mem_deref(answer_sdp_);
   mem_deref(reinvite_);
   mem_deref(reinvite_body_);
   mem_deref(reinvite_auth_);
@@ -89,6 +92,101 @@ absl::StatusOr<std::string> SipCall::Start(const std::string& request_uri,
   tmr_start(&timers_->no_response, Ms(s.response_timeout), &SipCall::OnNoResponse, this);
   tmr_start(&timers_->ring, Ms(ring_timeout_), &SipCall::OnRingTimeout, this);
   return call_id_;
+}
+
+absl::Status SipCall::PrepareInbound(const struct sip_msg* invite, SipReply* reject) {
+  inbound_ = true;
+  got_response_ = true;  // we are the one who answers: nothing to wait for
+  call_id_ = Text(invite->callid);
+  const SipSettings& s = ctx_->settings;
+  const bool has_body = invite->mb != nullptr && mbuf_get_left(invite->mb) > 0;
+  if (has_body && !HasSdp(invite)) {
+    *reject = {415, "Unsupported Media Type"};
+    return ProviderError(ctx_->system, "the INVITE's body is not application/sdp");
+  }
+  if (s.media == MediaMode::kRtp) {
+    absl::StatusOr<std::unique_ptr<RtpEndpoint>> rtp =
+        RtpEndpoint::Open(ctx_->local_ip, s.rtp_min, s.rtp_max, ctx_->prompt, s.prompt_loop);
+    if (!rtp.ok()) {
+      *reject = {503, ReasonPhrase(503)};
+      return NetworkError(ctx_->system, std::string(rtp.status().message()));
+    }
+    rtp_ = std::move(*rtp);
+  }
+  absl::StatusOr<std::unique_ptr<SdpNegotiator>> sdp = SdpNegotiator::Create(
+      ctx_->local_ip, rtp_ != nullptr ? rtp_->local_port() : 0, s.codecs, s.telephone_event,
+      /*disabled=*/rtp_ == nullptr);
+  if (!sdp.ok()) {
+    *reject = {500, ReasonPhrase(500)};
+    return ProviderError(ctx_->system, std::string(sdp.status().message()));
+  }
+  sdp_ = std::move(*sdp);
+  // libre looks at the INVITE's body again (is there an offer?): read it
+  // without consuming it.
+  struct mbuf* body = has_body ? invite->mb : nullptr;
+  const size_t pos = body != nullptr ? body->pos : 0;
+  // With an offer: our answer, for the 200 OK. Without: our offer, answered
+  // in the caller's ACK (OnAnswer).
+  absl::StatusOr<struct mbuf*> answer = sdp_->AnswerOffer(body, rtp_.get());
+  if (body != nullptr) body->pos = pos;
+  if (!answer.ok()) {
+    *reject = {488, ReasonPhrase(488)};
+    return ProviderError(ctx_->system,
+                         absl::StrCat("unusable SDP offer: ", answer.status().message()));
+  }
+  answer_sdp_ = *answer;
+  return absl::OkStatus();
+}
+
+absl::Status SipCall::AcceptInbound(const struct sip_msg* invite,
+                                    std::optional<absl::Duration> answer_after,
+                                    SipReply* reject) {
+  const int err = sipsess_accept(
+      &sess_, ctx_->sessions, invite, 180, "Ringing", ctx_->contact_user.c_str(), kSdpType,
+      nullptr, &ProvideCredentials, ctx_, false, &SipCall::OnOffer, &SipCall::OnAnswer,
+      &SipCall::OnEstablished, nullptr, nullptr, &SipCall::OnClose, this, nullptr);
+  if (err != 0) {
+    sess_ = nullptr;
+    *reject = {500, ReasonPhrase(500)};
+    const std::string why = absl::StrCat("cannot accept the INVITE: ", std::strerror(err));
+    Terminate(EndedEvent(EndOutcome::kFailed, voip::v1::HANGUP_SOURCE_SYSTEM,
+                         voip::v1::PROVIDER_ERROR, why));
+    return ProviderError(ctx_->system, why);
+  }
+  // Nobody answers: 480 at the ring timeout (OnRingTimeout).
+  tmr_start(&timers_->ring, Ms(ring_timeout_), &SipCall::OnRingTimeout, this);
+  if (answer_after) {
+    tmr_start(&timers_->answer, Ms(*answer_after), &SipCall::OnAnswerTimer, this);
+  }
+  return absl::OkStatus();
+}
+
+void SipCall::OnAnswerTimer(void* arg) { static_cast<SipCall*>(arg)->Answer(); }
+
+void SipCall::Answer() {
+  if (ended_ || answered_ || sess_ == nullptr) return;
+  const int err = sipsess_answer(sess_, 200, "OK", answer_sdp_, nullptr);
+  answer_sdp_ = static_cast<struct mbuf*>(mem_deref(answer_sdp_));
+  if (err != 0) {
+    reject_ = {500, ReasonPhrase(500)};
+    Terminate(EndedEvent(EndOutcome::kFailed, voip::v1::HANGUP_SOURCE_SYSTEM,
+                         voip::v1::PROVIDER_ERROR,
+                         absl::StrCat("cannot send the 200 OK: ", std::strerror(err),
+                                      "; 500 sent")));
+    return;
+  }
+  answered_ = true;
+  tmr_cancel(&timers_->ring);
+  // CONNECTED once the caller's ACK arrives (OnEstablished).
+  SipLogInfo(*ctx_, absl::StrCat("call ", call_id_, ": answered (200 OK sent)"), session_id_);
+}
+
+std::string SipCall::HangupWord() const {
+  if (inbound_) {
+    if (answered_) return "BYE";
+    return absl::StrCat(reject_.code, " ", reject_.reason);
+  }
+  return established_ ? "BYE" : "CANCEL";
 }
 
 void SipCall::GotResponse() {
@@ -172,6 +270,29 @@ ProviderEvent SipCall::ClosedEvent(int err, const struct sip_msg* msg) const {
     ended.cause.set_q850_cause(peer_bye_q850_);
     return ended;
   }
+  if (inbound_) {
+    if (!answered_ && err == ECONNRESET) {
+      // libre answered the CANCEL and the INVITE (487): a missed call.
+      ProviderEvent ended = EndedEvent(EndOutcome::kDisconnected, HANGUP_SOURCE_REMOTE,
+                                       voip::v1::ERROR_CODE_UNSPECIFIED,
+                                       "the caller hung up before the answer (CANCEL)");
+      ended.cause.set_sip_code(487);
+      ended.cause.set_sip_reason(ReasonPhrase(487));
+      return ended;
+    }
+    if (!media_failure_.empty()) {
+      return EndedEvent(EndOutcome::kFailed, HANGUP_SOURCE_SYSTEM, voip::v1::PROVIDER_ERROR,
+                        absl::StrCat("the caller's SDP answer in the ACK is unusable (",
+                                     media_failure_, "); BYE sent"));
+    }
+    if (answered_ && !established_ && err == ETIMEDOUT) {
+      return EndedEvent(EndOutcome::kFailed, HANGUP_SOURCE_SYSTEM, voip::v1::NETWORK_ERROR,
+                        "the caller never acknowledged the 200 OK (no ACK)");
+    }
+    return EndedEvent(EndOutcome::kFailed, HANGUP_SOURCE_SYSTEM, voip::v1::NETWORK_ERROR,
+                      absl::StrCat("the SIP session with the caller failed: ",
+                                   std::strerror(err != 0 ? err : EPROTO)));
+  }
   if (msg != nullptr && !msg->req && msg->scode >= 300) {
     const FinalResponseOutcome mapped = MapFinalResponse(msg->scode);
     const std::string status = StatusLine(msg);
@@ -230,6 +351,19 @@ void SipCall::OnNoResponse(void* arg) {
 void SipCall::OnRingTimeout(void* arg) {
   auto* self = static_cast<SipCall*>(arg);
   if (self->established_ || self->ended_) return;
+  if (self->inbound_) {
+    if (self->answered_) return;
+    self->reject_ = {480, ReasonPhrase(480)};
+    ProviderEvent ended = self->EndedEvent(
+        EndOutcome::kUnavailable, voip::v1::HANGUP_SOURCE_SYSTEM,
+        voip::v1::ERROR_CODE_UNSPECIFIED,
+        absl::StrCat("nobody answered within ", absl::FormatDuration(self->ring_timeout_),
+                     " (ring timeout); 480 sent"));
+    ended.cause.set_sip_code(480);
+    ended.cause.set_sip_reason(self->reject_.reason);
+    self->Terminate(std::move(ended));
+    return;
+  }
   if (!self->got_response_) {
     OnNoResponse(arg);
     return;
@@ -241,6 +375,17 @@ void SipCall::OnRingTimeout(void* arg) {
 }
 
 void SipCall::End(DoneCallback done) {
+  if (!ended_ && inbound_ && !answered_) {
+    // Rejects the ringing call. 486 rather than 603 Decline: a forking
+    // proxy or PBX may still try other targets (or voicemail).
+    reject_ = {486, ReasonPhrase(486)};
+    ProviderEvent ended =
+        EndedEvent(EndOutcome::kDisconnected, voip::v1::HANGUP_SOURCE_LOCAL,
+                   voip::v1::ERROR_CODE_UNSPECIFIED, "rejected by request (486 Busy Here sent)");
+    ended.cause.set_sip_code(reject_.code);
+    ended.cause.set_sip_reason(reject_.reason);
+    Terminate(std::move(ended));
+  }
   if (!ended_) {
     Terminate(EndedEvent(EndOutcome::kDisconnected, voip::v1::HANGUP_SOURCE_LOCAL,
                          voip::v1::ERROR_CODE_UNSPECIFIED,
@@ -251,10 +396,10 @@ void SipCall::End(DoneCallback done) {
 }
 
 void SipCall::Shutdown() {
+  if (inbound_ && !answered_) reject_ = {503, ReasonPhrase(503)};
   Terminate(EndedEvent(EndOutcome::kDisconnected, voip::v1::HANGUP_SOURCE_SYSTEM,
                        voip::v1::DAEMON_SHUTDOWN,
-                       absl::StrCat("the sip system stopped; ", established_ ? "BYE" : "CANCEL",
-                                    " sent")));
+                       absl::StrCat("the sip system stopped; ", HangupWord(), " sent")));
 }
 
 void SipCall::Mute(bool mute, DoneCallback done) {
@@ -315,10 +460,16 @@ void SipCall::Terminate(ProviderEvent ended) {
   ended_ = true;
   tmr_cancel(&timers_->no_response);
   tmr_cancel(&timers_->ring);
+  tmr_cancel(&timers_->answer);
   LogEnd(ended);
   if (rtp_ != nullptr) {
     ctx_->clock->Remove(rtp_.get());
     rtp_.reset();
+  }
+  // An inbound call still ringing gets its final response here (libre
+  // would send 486 otherwise); not when libre closed it (CANCEL: 487).
+  if (inbound_ && !answered_ && sess_ != nullptr && reject_.code != 0) {
+    (void)sipsess_reject(sess_, reject_.code, reject_.reason.c_str(), nullptr);
   }
   // Releasing the session sends CANCEL (before a final response) or BYE
   // (after the answer) unless libre already closed it; libre then finishes

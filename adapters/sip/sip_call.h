@@ -1,12 +1,14 @@
-// One outbound call: a libre sipsess dialog, its SDP state, its RTP endpoint
+// One call: a libre sipsess dialog, its SDP state, its RTP endpoint
 // and its timers (no response, ring timeout, re-INVITE). Turns libre's
 // callbacks into ProviderEvents (sip_status_mapping.h). Hold and resume live
 // in sip_call_reinvite.cc: the call runs that re-INVITE itself, because
 // sipsess_modify() does not report a rejected re-INVITE to its caller.
-// Loop thread only.
+// Outbound calls start with Start(); inbound ones (an INVITE to voipd) with
+// PrepareInbound() and AcceptInbound(). Loop thread only.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -15,6 +17,7 @@
 #include "adapters/api/adapter.h"
 #include "adapters/api/provider_event.h"
 #include "adapters/sip/sip_context.h"
+#include "adapters/sip/sip_inbound.h"
 
 struct mbuf;
 struct sip_auth;
@@ -38,7 +41,22 @@ class SipCall {
   // (nothing was sent, no event follows).
   absl::StatusOr<std::string> Start(const std::string& request_uri, const std::string& from_uri);
 
-  // CANCEL before the answer, BYE after; reports kEnded (local).
+  // Inbound, step 1 (before the core knows the call): checks the INVITE's
+  // SDP offer (if any) against our codecs, opens the RTP endpoint and
+  // prepares the answer. An error fills `reject` (488, 503, ...); no
+  // session exists and no event follows.
+  absl::Status PrepareInbound(const struct sip_msg* invite, SipReply* reject);
+  // Step 2, once the core created the session (set_session_id): 180
+  // Ringing, the ring timeout, and the answer after `answer_after`
+  // (nullopt = never by itself). An error reports kEnded (the core
+  // already announced the call) and fills `reject` for the INVITE.
+  absl::Status AcceptInbound(const struct sip_msg* invite,
+                             std::optional<absl::Duration> answer_after, SipReply* reject);
+  void set_session_id(std::string id) { session_id_ = std::move(id); }
+  bool inbound() const { return inbound_; }
+
+  // CANCEL before the answer, BYE after (inbound: 486 Busy Here before the
+  // answer); reports kEnded (local).
   void End(DoneCallback done);
   void Hold(bool hold, DoneCallback done);
   void Mute(bool mute, DoneCallback done);
@@ -67,6 +85,12 @@ class SipCall {
   static void OnRingTimeout(void* arg);
   static void OnReinviteTimeout(void* arg);
   static void OnReinviteResponse(int err, const struct sip_msg* msg, void* arg);
+  static void OnAnswerTimer(void* arg);
+
+  // Inbound: sends the 200 OK with the prepared SDP; the ACK establishes.
+  void Answer();
+  // What the hang-up sends: "BYE", "CANCEL" or the inbound rejection.
+  std::string HangupWord() const;
 
   void GotResponse();
   absl::Status SendReinvite();
@@ -84,7 +108,7 @@ class SipCall {
   std::string MediaStats() const;
 
   SipContext* const ctx_;
-  const std::string session_id_;
+  std::string session_id_;
   const absl::Duration ring_timeout_;
   std::string call_id_;
 
@@ -96,6 +120,12 @@ class SipCall {
   std::unique_ptr<RtpEndpoint> rtp_;
   struct Timers;
   std::unique_ptr<Timers> timers_;
+
+  // Inbound: the INVITE is ours to answer.
+  bool inbound_ = false;
+  bool answered_ = false;  // inbound: 200 OK sent
+  struct ::mbuf* answer_sdp_ = nullptr;  // inbound: the SDP for the 200 OK
+  SipReply reject_;  // inbound: the final response Terminate sends while ringing
 
   bool got_response_ = false;
   bool rang_ = false;

@@ -12,6 +12,7 @@ struct SipCall::Timers {
   struct tmr no_response;  // no response at all to the INVITE
   struct tmr ring;         // no answer: CANCEL
   struct tmr reinvite;     // no final response to a hold/resume re-INVITE
+  struct tmr answer;       // inbound: auto-answer (inbound.answer_after)
 };
 
 }  // namespace voipd::adapters::sip

@@ -20,6 +20,7 @@ constexpr absl::string_view kDefaultRingTimeout = "30s";
 constexpr absl::string_view kDefaultResponseTimeout = "10s";
 constexpr absl::string_view kDefaultRegisterExpires = "600s";
 constexpr uint32_t kDefaultMaxCalls = 5000;
+constexpr uint32_t kDefaultInboundRejectCode = 480;
 
 absl::Status Invalid(absl::string_view field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
@@ -148,6 +149,9 @@ absl::Status ValidateSipConfig(SipAdapterConfig& config) {
     config.set_register_expires(std::string(kDefaultRegisterExpires));
   }
   if (config.max_calls() == 0) config.set_max_calls(kDefaultMaxCalls);
+  if (config.inbound().reject_code() == 0) {
+    config.mutable_inbound()->set_reject_code(kDefaultInboundRejectCode);
+  }
   absl::StatusOr<SipSettings> settings = ParseSipConfig(config);
   if (!settings.ok()) return settings.status();
   if (!settings->prompt_wav.empty()) {
@@ -296,6 +300,33 @@ absl::StatusOr<SipSettings> ParseSipConfig(const SipAdapterConfig& config) {
     if (s.tls_server_name.empty()) s.tls_server_name = (s.proxy ? *s.proxy : s.server).host;
   }
   s.max_calls = config.max_calls() == 0 ? kDefaultMaxCalls : config.max_calls();
+
+  const auto& inbound = config.inbound();
+  s.inbound.enabled = inbound.enabled();
+  if (!inbound.answer_after().empty()) {
+    absl::Duration after;
+    if (!absl::ParseDuration(inbound.answer_after(), &after) || after < absl::ZeroDuration()) {
+      return Invalid("inbound.answer_after",
+                     absl::StrCat("expected a duration such as \"0s\" or \"2s\" (empty = never), "
+                                  "got '",
+                                  inbound.answer_after(), "'"));
+    }
+    if (after >= s.ring_timeout) {
+      return Invalid("inbound.answer_after",
+                     absl::StrCat("must be shorter than ring_timeout (",
+                                  absl::FormatDuration(s.ring_timeout),
+                                  "), or the call would never be answered"));
+    }
+    s.inbound.answer_after = after;
+  }
+  const uint32_t reject =
+      inbound.reject_code() == 0 ? kDefaultInboundRejectCode : inbound.reject_code();
+  if (reject < 400 || reject > 699) {
+    return Invalid("inbound.reject_code",
+                   absl::StrCat("must be a SIP failure status 400-699, got ", reject));
+  }
+  s.inbound.reject_code = static_cast<uint16_t>(reject);
+  s.inbound.max_concurrent = inbound.max_concurrent();
   return s;
 }
 

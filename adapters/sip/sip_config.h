@@ -32,6 +32,15 @@ struct HostPort {
   std::string HostForUri() const;
 };
 
+// SipInboundConfig, parsed.
+struct SipInboundSettings {
+  bool enabled = false;
+  // nullopt: never answer by itself.
+  std::optional<absl::Duration> answer_after;
+  uint16_t reject_code = 480;  // while disabled
+  uint32_t max_concurrent = 0;  // 0 = only max_calls
+};
+
 struct SipSettings {
   HostPort server;
   std::optional<HostPort> proxy;
@@ -57,6 +66,7 @@ struct SipSettings {
   std::string tls_ca_file;
   std::string tls_server_name;
   uint32_t max_calls = 0;
+  SipInboundSettings inbound;
 
   // "sip:HOST:PORT;transport=T": where every request goes (the proxy, else
   // the server), as a pre-loaded loose Route.

@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/api/voip_error.h"
+#include "adapters/sip/sip_inbound.h"
 #include "adapters/sip/sip_log.h"
 #include "adapters/sip/sip_message_util.h"
 #include "adapters/sip/udp_buffers.h"
@@ -298,9 +299,11 @@ void SipStack::Mute(const CallRef& ref, bool mute, DoneCallback done) {
 }
 
 void SipStack::OnCallFinished(SipCall* call) {
-  by_call_id_.erase(call->call_id());
+  auto by_id = by_call_id_.find(call->call_id());
+  if (by_id != by_call_id_.end() && by_id->second == call) by_call_id_.erase(by_id);
   auto it = calls_.find(call->session_id());
-  if (it != calls_.end()) {
+  if (it != calls_.end() && it->second.get() == call) {
+    if (call->inbound()) --inbound_calls_;
     finished_.push_back(std::move(it->second));
     calls_.erase(it);
   }
@@ -338,9 +341,87 @@ bool SipStack::OnResponse(const struct sip_msg* msg, void* arg) {
 }
 
 void SipStack::OnIncomingInvite(const struct sip_msg* msg, void* arg) {
-  auto* self = static_cast<SipStack*>(arg);
-  // voipd places calls; it does not take them (yet).
-  (void)sip_treply(nullptr, self->ctx_.stack, msg, 480, "Temporarily Unavailable");
+  static_cast<SipStack*>(arg)->TakeInbound(msg);
+}
+
+void SipStack::RejectInvite(const struct sip_msg* msg, const SipReply& reply,
+                            absl::string_view why) {
+  (void)sip_treply(nullptr, ctx_.stack, msg, reply.code, reply.reason.c_str());
+  SipLogInfo(ctx_, absl::StrCat("inbound call ", Text(msg->callid), " from ",
+                                Text(msg->from.auri), " rejected with ", reply.code, " ",
+                                reply.reason, ": ", why));
+}
+
+void SipStack::TakeInbound(const struct sip_msg* msg) {
+  const SipSettings& s = ctx_.settings;
+  const InboundAdmission admission = AdmitInbound(s, calls_.size(), inbound_calls_);
+  if (!admission.accept) {
+    RejectInvite(msg, admission.reject,
+                 s.inbound.enabled ? "too many calls (max_calls / inbound.max_concurrent)"
+                                   : "inbound calls are disabled (inbound.enabled)");
+    return;
+  }
+  if (options_.host == nullptr) {
+    RejectInvite(msg, {503, ReasonPhrase(503)}, "no core to report the call to");
+    return;
+  }
+  if (sip_msg_hdr(msg, SIP_HDR_CONTACT) == nullptr) {
+    RejectInvite(msg, {400, "Missing Contact"}, "the INVITE has no Contact header");
+    return;
+  }
+  const std::string call_id = Text(msg->callid);
+  if (by_call_id_.contains(call_id)) {
+    // Retransmissions are absorbed by libre's transaction layer: this is a
+    // second INVITE of the same call (a fork or loop).
+    RejectInvite(msg, {482, ReasonPhrase(482)}, "a call with this Call-ID is already running");
+    return;
+  }
+  auto call = std::make_unique<SipCall>(&ctx_, std::string(), s.ring_timeout);
+  SipReply reject;
+  if (absl::Status st = call->PrepareInbound(msg, &reject); !st.ok()) {
+    RejectInvite(msg, reject, st.message());
+    return;
+  }
+  const auto parts = [](const struct uri& u) {
+    UriParts p;
+    p.scheme = absl::string_view(u.scheme.p != nullptr ? u.scheme.p : "", u.scheme.l);
+    p.user = absl::string_view(u.user.p != nullptr ? u.user.p : "", u.user.l);
+    p.host = absl::string_view(u.host.p != nullptr ? u.host.p : "", u.host.l);
+    p.port = u.port;
+    p.ipv6 = u.af == AF_INET6;
+    return p;
+  };
+  InboundCall inbound;
+  inbound.provider_call_id = call_id;
+  inbound.from = UriText(parts(msg->from.uri));
+  inbound.to = DialledParty(parts(msg->to.uri), parts(msg->uri));
+  const std::string display = SafeDisplayName(Text(msg->from.dname));
+  if (!display.empty()) inbound.labels["sip_display_name"] = display;
+  absl::StatusOr<voip::v1::CallSession> session =
+      options_.host->AcceptInbound(options_.system, std::move(inbound));
+  if (!session.ok()) {
+    RejectInvite(msg, RejectionForCoreError(GetErrorCode(session.status())),
+                 absl::StrCat("voipd refused the call: ", session.status().message()));
+    return;
+  }
+  const std::string session_id = session->session_id();
+  call->set_session_id(session_id);
+  if (absl::Status st = call->AcceptInbound(msg, s.inbound.answer_after, &reject); !st.ok()) {
+    // The call already reported itself ended.
+    RejectInvite(msg, reject, st.message());
+    return;
+  }
+  SipLogInfo(ctx_,
+             absl::StrCat("call ", call_id, ": inbound from ", session->from(), " to ",
+                          session->to_normalized(), ", ringing",
+                          s.inbound.answer_after
+                              ? absl::StrCat("; answering after ",
+                                             absl::FormatDuration(*s.inbound.answer_after))
+                              : std::string("; not answered by voipd")),
+             session_id);
+  by_call_id_[call_id] = call.get();
+  calls_[session_id] = std::move(call);
+  ++inbound_calls_;
 }
 
 }  // namespace voipd::adapters::sip

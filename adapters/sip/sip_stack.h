@@ -34,6 +34,8 @@ class SipStack {
     std::string password;
     std::shared_ptr<const WavPrompt> prompt;
     std::shared_ptr<HealthCell> health;
+    // Where inbound calls are reported (AcceptInbound); nullptr: refused.
+    CallHost* host = nullptr;
   };
   // Binds the transport and starts registering. Errors name the setting at
   // fault (ConfigurationError), e.g. a local port already in use.
@@ -56,6 +58,10 @@ class SipStack {
   static bool OnRequest(const struct sip_msg* msg, void* arg);
   static bool OnResponse(const struct sip_msg* msg, void* arg);
   static void OnIncomingInvite(const struct sip_msg* msg, void* arg);
+  // An INVITE outside any dialog: rejected, or reported to the core and
+  // taken (docs/adapters/sip.md, "Inbound calls").
+  void TakeInbound(const struct sip_msg* msg);
+  void RejectInvite(const struct sip_msg* msg, const SipReply& reply, absl::string_view why);
   static void OnReap(void* arg);
 
   Options options_;
@@ -68,6 +74,7 @@ class SipStack {
   std::unique_ptr<SipRegistration> registration_;
   absl::flat_hash_map<std::string, std::unique_ptr<SipCall>> calls_;  // by session id
   absl::flat_hash_map<std::string, SipCall*> by_call_id_;
+  size_t inbound_calls_ = 0;  // of calls_
   // Calls that ended inside one of their own libre callbacks: deleted on a
   // later loop turn, never under their own feet.
   std::vector<std::unique_ptr<SipCall>> finished_;

@@ -119,11 +119,14 @@ class Sipp:
     port (-mp) is always a fresh free port; the scenarios advertise
     [rtp_port], which is that port unless `rtp_port` is given. Their Contact
     is sip:sipp@[contact]: SIPp's own address unless `contact` is given (a
-    relay in front of SIPp puts its own there)."""
+    relay in front of SIPp puts its own there). With `remote` ("host:port",
+    voipd's SIP address) SIPp is the UAC and calls there."""
 
     def __init__(self, scenario, transport="u1", keys=None, rtp_echo=False, rtp_port=None,
-                 calls=1, timeout=30, port=None, contact=None, trace=True, host="127.0.0.1"):
+                 calls=1, timeout=30, port=None, contact=None, trace=True, host="127.0.0.1",
+                 remote=None):
         self.host = host
+        self.remote = remote
         self.scenario = os.path.join(SCENARIOS, scenario)
         if not os.path.exists(self.scenario):
             raise RuntimeError("no scenario %s" % self.scenario)
@@ -152,10 +155,11 @@ class Sipp:
     def start(self):
         if not os.access(SIPP, os.X_OK):
             raise RuntimeError("sipp not found (install Debian sip-tester)")
-        args = [SIPP, "-sf", self.scenario, "-i", self.host, "-p", str(self.port),
-                "-t", self.transport, "-m", str(self.calls), "-timeout", "%ds" % self.timeout,
-                "-timeout_error", "-nostdin", "-trace_err", "-buff_size", "4194304",
-                "-mi", self.host, "-mp", str(self.media_port)]
+        args = [SIPP] + ([self.remote] if self.remote else [])
+        args += ["-sf", self.scenario, "-i", self.host, "-p", str(self.port),
+                 "-t", self.transport, "-m", str(self.calls), "-timeout", "%ds" % self.timeout,
+                 "-timeout_error", "-nostdin", "-trace_err", "-buff_size", "4194304",
+                 "-mi", self.host, "-mp", str(self.media_port)]
         if self.trace:
             args.append("-trace_msg")
         if self.rtp_echo:
