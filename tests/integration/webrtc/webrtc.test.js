@@ -386,9 +386,11 @@ describe('webrtc adapter over HTTPS/WSS', () => {
   let browser;
   const agents = [];
 
+  let certDir;
+
   before(async () => {
     const webPort = await freePort();
-    const certDir = require('node:fs').mkdtempSync(path.join(require('node:os').tmpdir(), 'voipd-webrtc-tls-'));
+    certDir = require('node:fs').mkdtempSync(path.join(require('node:os').tmpdir(), 'voipd-webrtc-tls-'));
     const { cert, key } = selfSignedCert(certDir);
     voipd = new Voipd({ webPort, tls: true,
       tokens: { agents: { token: AGENT, scopes: ['calls:read', 'calls:write'] } },
@@ -406,6 +408,7 @@ describe('webrtc adapter over HTTPS/WSS', () => {
     if (events) events.close();
     if (api) api.close();
     if (voipd) await voipd.stop();
+    if (certDir) require('node:fs').rmSync(certDir, { recursive: true, force: true });
   });
 
   it('identity_tokens: an identity not bound to the token is refused', async () => {
