@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration", "harness"))
 
 import voipd_harness  # noqa: E402
 import voipd_protos  # noqa: E402
+from call_stream import Stream, poll  # noqa: E402,F401
 
 P = voipd_protos.load([os.path.join(REPO, "tests", "integration", "python", "protos")],
                       ["health_check.proto"])
@@ -94,19 +95,6 @@ def check_binaries():
             raise RuntimeError("%s must name the binary (got %r)" % (var, binary))
 
 
-def poll(fn, what, timeout=WAIT, interval=0.05):
-    """Calls fn() until it returns a truthy value; fails after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        last = fn()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s (last: %r)"
-                                 % (timeout, what, last))
-        time.sleep(interval)
-
-
 def schema_v1_ddl():
     """kSchemaV1 as written in daemon/history/history_schema.cc."""
     with open(os.path.join(REPO, "daemon", "history", "history_schema.cc")) as f:
@@ -115,71 +103,6 @@ def schema_v1_ddl():
     if not m:
         raise AssertionError("kSchemaV1 not found in daemon/history/history_schema.cc")
     return m.group(1)
-
-
-class Stream:
-    """Reads a server stream on a thread so tests can wait on what arrived."""
-
-    def __init__(self, call):
-        self.call = call
-        self.events = []
-        self.code = None
-        self.details = None
-        self.done = False
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        code, details = grpc.StatusCode.OK, ""
-        try:
-            for event in self.call:
-                with self._cond:
-                    self.events.append(event)
-                    self._cond.notify_all()
-        except grpc.RpcError as e:
-            code, details = e.code(), e.details()
-        except Exception as e:  # noqa: BLE001 -- surfaces in wait_for()
-            code, details = grpc.StatusCode.UNKNOWN, "client-side exception: %r" % e
-        with self._cond:
-            self.code, self.details, self.done = code, details, True
-            self._cond.notify_all()
-
-    def snapshot(self):
-        with self._cond:
-            return list(self.events)
-
-    def wait_for(self, pred, what, timeout=WAIT):
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                result = pred(self.events)
-                if result:
-                    return result
-                if self.done:
-                    raise AssertionError("stream ended (%s: %s) before %s; received:\n%s"
-                                         % (self.code, self.details, what, describe(self.events)))
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError("timed out after %ss waiting for %s; received:\n%s"
-                                         % (timeout, what, describe(self.events)))
-                self._cond.wait(remaining)
-
-    def wait_status(self, session_id, status, timeout=WAIT):
-        return self.wait_for(
-            lambda evs: next((e for e in evs if e.session.session_id == session_id
-                              and e.session.status == status), None),
-            "%s of %s" % (status_name(status), session_id), timeout)
-
-    def wait_terminal(self, session_id, timeout=WAIT):
-        return self.wait_for(
-            lambda evs: next((e for e in evs if e.session.session_id == session_id
-                              and e.session.status in TERMINAL), None),
-            "terminal event of %s" % session_id, timeout)
-
-    def cancel(self):
-        self.call.cancel()
-        self._thread.join(5)
 
 
 class Daemon:

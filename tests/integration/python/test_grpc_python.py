@@ -26,6 +26,7 @@ REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration", "harness"))
 
 import voipd_harness  # noqa: E402
+from call_stream import Stream, poll  # noqa: E402,F401
 import voipd_protos  # noqa: E402
 
 P = voipd_protos.load([os.path.join(HERE, "protos")],
@@ -88,103 +89,6 @@ def check_binary():
     binary = os.environ.get("VOIPD_BIN")
     if not binary or not os.access(binary, os.X_OK):
         raise RuntimeError("VOIPD_BIN must name the voipd binary (got %r)" % binary)
-
-
-def poll(fn, what, timeout=WAIT, interval=0.02):
-    """Calls fn() until it returns a truthy value; fails after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        last = fn()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
-        time.sleep(interval)
-
-
-class Stream:
-    """Reads a server stream on a thread so tests can wait on what arrived."""
-
-    def __init__(self, call):
-        self.call = call
-        self.events = []
-        self.code = None          # final grpc.StatusCode once done
-        self.details = None
-        self.trailers = None
-        self.done = False
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        code, details, trailers = grpc.StatusCode.OK, "", None
-        try:
-            for event in self.call:
-                with self._cond:
-                    self.events.append(event)
-                    self._cond.notify_all()
-        except grpc.RpcError as e:
-            code, details = e.code(), e.details()
-        except Exception as e:  # noqa: BLE001 -- surfaces in wait_*()
-            code, details = grpc.StatusCode.UNKNOWN, "client-side exception: %r" % e
-        try:
-            trailers = self.call.trailing_metadata()
-        except Exception:  # noqa: BLE001
-            trailers = None
-        with self._cond:
-            self.code, self.details, self.trailers = code, details, trailers
-            self.done = True
-            self._cond.notify_all()
-
-    def snapshot(self):
-        with self._cond:
-            return list(self.events)
-
-    def wait_for(self, pred, what, timeout=WAIT):
-        """Waits until pred(events) is truthy and returns its value."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                result = pred(self.events)
-                if result:
-                    return result
-                if self.done:
-                    raise AssertionError("stream ended (%s: %s) before %s; received:\n%s"
-                                         % (self.code, self.details, what, describe(self.events)))
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError("timed out after %ss waiting for %s; received:\n%s"
-                                         % (timeout, what, describe(self.events)))
-                self._cond.wait(remaining)
-
-    def wait_status(self, session_id, status, timeout=WAIT):
-        """The first event (a WatchCall snapshot counts) showing the call in `status`."""
-        return self.wait_for(
-            lambda evs: next((e for e in evs if e.session.session_id == session_id
-                              and e.session.status == status), None),
-            "%s of %s" % (status_name(status), session_id), timeout)
-
-    def wait_terminal(self, session_id, timeout=WAIT):
-        return self.wait_for(
-            lambda evs: next((e for e in evs if e.session.session_id == session_id
-                              and e.session.status in TERMINAL), None),
-            "terminal event of %s" % session_id, timeout)
-
-    def wait_done(self, timeout=WAIT):
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not self.done:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError("stream still open after %ss; received:\n%s"
-                                         % (timeout, describe(self.events)))
-                self._cond.wait(remaining)
-            return self.code
-
-    def cancel(self):
-        self.call.cancel()
-        self._thread.join(5)
 
 
 class DaemonTestCase(unittest.TestCase):

@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration", "harness"))
 
 import voipd_harness  # noqa: E402
 import voipd_protos  # noqa: E402
+from call_stream import Stream  # noqa: E402,F401
 
 P = voipd_protos.load()
 pb = P.voip_service_pb2
@@ -235,51 +236,6 @@ def daemon_config(systems, default=None):
         "systems: %s" % json.dumps(systems),
         "",
     ])
-
-
-class Stream:
-    """Reads a server stream on a thread so tests can wait on what arrived."""
-
-    def __init__(self, call):
-        self.call = call
-        self.events = []
-        self.done = False
-        self.code = None
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        code = grpc.StatusCode.OK
-        try:
-            for event in self.call:
-                with self._cond:
-                    self.events.append(event)
-                    self._cond.notify_all()
-        except grpc.RpcError as e:
-            code = e.code()
-        with self._cond:
-            self.code = code
-            self.done = True
-            self._cond.notify_all()
-
-    def wait_for(self, pred, what, timeout=WAIT):
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                result = pred(self.events)
-                if result:
-                    return result
-                remaining = deadline - time.monotonic()
-                if self.done or remaining <= 0:
-                    raise AssertionError("%s waiting for %s; received: %s" % (
-                        "stream ended" if self.done else "timed out after %ss" % timeout, what,
-                        [status_name(e.session.status) for e in self.events]))
-                self._cond.wait(remaining)
-
-    def cancel(self):
-        self.call.cancel()
-        self._thread.join(5)
 
 
 class SipTestCase(unittest.TestCase):
