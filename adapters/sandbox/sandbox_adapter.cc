@@ -1,6 +1,8 @@
 #include "adapters/sandbox/sandbox_adapter.h"
 
 #include <utility>  // before asio: GCC 12 + Boost 1.74 (toolchain notes)
+#include <chrono>
+#include <map>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -43,8 +45,15 @@ Script ScriptForTarget(const std::string& target) {
   return Script::kAnswer;
 }
 
+// One timer per call, armed for the earliest pending step: a call's script
+// (ring, answer, hang up, ring timeout) costs one timer object and a few
+// re-arms instead of a timer per step (bench scenario a profiled the timers
+// at 18 % of voipd's CPU). Steps are guarded by the adapter's mu_.
 struct SandboxAdapter::SimCall {
-  std::vector<std::shared_ptr<boost::asio::steady_timer>> timers;
+  explicit SimCall(boost::asio::io_context& io)
+      : timer(std::make_shared<boost::asio::steady_timer>(io)) {}
+  std::shared_ptr<boost::asio::steady_timer> timer;
+  std::multimap<std::chrono::steady_clock::time_point, absl::AnyInvocable<void() &&>> steps;
   bool answered = false;
 };
 
@@ -82,24 +91,50 @@ void SandboxAdapter::Emit(ProviderEvent event) {
 
 void SandboxAdapter::After(const std::string& session_id, absl::Duration delay,
                            absl::AnyInvocable<void() &&> fn) {
-  auto timer = std::make_shared<boost::asio::steady_timer>(*context_.io);
-  timer->expires_after(absl::ToChronoNanoseconds(delay));
+  const auto due = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(delay);
+  absl::MutexLock lock(&mu_);
+  auto it = calls_.find(session_id);
+  if (it == calls_.end()) return;
+  SimCall& call = *it->second;
+  const bool earliest = call.steps.empty() || due < call.steps.begin()->first;
+  call.steps.emplace(due, std::move(fn));
+  if (earliest) Arm(session_id, call);
+}
+
+void SandboxAdapter::Arm(const std::string& session_id, SimCall& call) {
+  // Re-arming cancels the wait in flight; its handler then sees
+  // operation_aborted. A handler already queued with success simply runs
+  // the steps that are due and re-arms again, so nothing is lost.
+  call.timer->expires_at(call.steps.begin()->first);
+  std::weak_ptr<SandboxAdapter> weak = weak_from_this();
+  call.timer->async_wait([weak, session_id](boost::system::error_code ec) {
+    if (ec) return;  // re-armed or cancelled (the call ended)
+    if (auto self = weak.lock()) self->RunDue(session_id);
+  });
+}
+
+void SandboxAdapter::RunDue(const std::string& session_id) {
+  std::vector<absl::AnyInvocable<void() &&>> due;
   {
     absl::MutexLock lock(&mu_);
     auto it = calls_.find(session_id);
     if (it == calls_.end()) return;
-    it->second->timers.push_back(timer);
+    SimCall& call = *it->second;
+    const auto now = std::chrono::steady_clock::now();
+    while (!call.steps.empty() && call.steps.begin()->first <= now) {
+      due.push_back(std::move(call.steps.begin()->second));
+      call.steps.erase(call.steps.begin());
+    }
+    if (!call.steps.empty()) Arm(session_id, call);
   }
-  std::weak_ptr<SandboxAdapter> weak = weak_from_this();
-  timer->async_wait([weak, session_id, fn = std::move(fn)](boost::system::error_code ec) mutable {
-    auto self = weak.lock();
-    if (ec || !self) return;  // cancelled: the call ended or the adapter stopped
+  // In schedule order; each step checks that the call is still there.
+  for (auto& fn : due) {
     {
-      absl::MutexLock lock(&self->mu_);
-      if (self->calls_.count(session_id) == 0) return;
+      absl::MutexLock lock(&mu_);
+      if (calls_.count(session_id) == 0) return;
     }
     std::move(fn)();
-  });
+  }
 }
 
 void SandboxAdapter::Answer(const std::string& session_id) {
@@ -126,7 +161,7 @@ void SandboxAdapter::EndSimulated(const std::string& session_id, EndOutcome outc
     call = std::move(it->second);
     calls_.erase(it);
   }
-  for (auto& timer : call->timers) timer->cancel();
+  call->timer->cancel();
   ProviderEvent event;
   event.session_id = session_id;
   event.kind = ProviderEventKind::kEnded;
@@ -156,7 +191,7 @@ void SandboxAdapter::StartCall(const DialRequest& request, DialCallback done) {
     shut_down = shut_down_;
     if (!shut_down) {
       result.provider_call_id = absl::StrCat("sbx-", next_call_id_++);
-      calls_.emplace(request.session_id, std::make_shared<SimCall>());
+      calls_.emplace(request.session_id, std::make_shared<SimCall>(*context_.io));
     }
   }
   if (shut_down) {
@@ -304,7 +339,7 @@ void SandboxAdapter::SimulateInbound(
   const std::string id = session->session_id();
   {
     absl::MutexLock lock(&mu_);
-    calls_.emplace(id, std::make_shared<SimCall>());
+    calls_.emplace(id, std::make_shared<SimCall>(*context_.io));
   }
   // The caller's number scripts the call, as the dialled number does for
   // outbound calls (docs/adapters/sandbox.md).
@@ -348,7 +383,7 @@ void SandboxAdapter::Shutdown() {
     calls.swap(calls_);
   }
   for (auto& [id, call] : calls) {
-    for (auto& timer : call->timers) timer->cancel();
+    call->timer->cancel();
   }
 }
 

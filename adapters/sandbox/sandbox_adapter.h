@@ -49,6 +49,10 @@ class SandboxAdapter final : public Adapter,
   // Runs `fn` after `delay` (simulated time) unless the call ended first.
   void After(const std::string& session_id, absl::Duration delay,
              absl::AnyInvocable<void() &&> fn);
+  // Points the call's timer at its earliest step.
+  void Arm(const std::string& session_id, SimCall& call) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Timer expiry: runs the steps that are due, re-arms for the rest.
+  void RunDue(const std::string& session_id);
   void Emit(ProviderEvent event);
   // The far end picked up (a no-op once the call ended).
   void Answer(const std::string& session_id);
