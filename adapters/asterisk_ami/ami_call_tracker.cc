@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -27,6 +28,7 @@ void AmiCallTracker::Track(const std::string& session_id, const std::string& pri
                            const std::string& peer_id) {
   Call call;
   call.session_id = session_id;
+  call.mode = mode_;
   call.primary_id = primary_id;
   call.peer_id = peer_id;
   by_uniqueid_[primary_id] = session_id;
@@ -99,6 +101,7 @@ void AmiCallTracker::OnEvent(const AmiMessage& event) {
   if (name == "musiconholdstart") return OnMusicOnHold(event, /*start=*/true);
   if (name == "musiconholdstop") return OnMusicOnHold(event, /*start=*/false);
 
+  if (name == "newchannel" && !inbound_contexts_.empty()) MaybeAcceptInbound(event);
   const std::string uid(event.Get("Uniqueid"));
   if (uid.empty()) return;
   Call* call = Find(uid, std::string(event.Get("Linkedid")));
@@ -109,7 +112,7 @@ void AmiCallTracker::OnEvent(const AmiMessage& event) {
     OnNewstate(*call, uid, leg.state);
   } else if (name == "bridgeenter") {
     leg.bridge_id = std::string(event.Get("BridgeUniqueid"));
-    if (mode_ == CallMode::kClickToCall && call->target_ids.count(uid)) {
+    if (call->mode == CallMode::kClickToCall && call->target_ids.count(uid)) {
       call->answered_target_id = uid;
       MarkAnswered(*call);
     }
@@ -122,13 +125,49 @@ void AmiCallTracker::OnEvent(const AmiMessage& event) {
   }
 }
 
+void AmiCallTracker::SetInboundContexts(std::set<std::string> contexts,
+                                        std::string own_prefix) {
+  inbound_contexts_ = std::move(contexts);
+  own_prefix_ = std::move(own_prefix);
+}
+
+bool AmiCallTracker::IsInbound(const std::string& session_id) const {
+  const Call* call = FindBySession(session_id);
+  return call != nullptr && call->inbound;
+}
+
+void AmiCallTracker::MaybeAcceptInbound(const AmiMessage& event) {
+  const std::string uid(event.Get("Uniqueid"));
+  const std::string linkedid(event.Get("Linkedid"));
+  if (uid.empty() || inbound_contexts_.count(std::string(event.Get("Context"))) == 0) return;
+  // A leg created for another call (a Local ;2 half, a Dial()ed phone) is
+  // linked to that call's first channel: only a call's own first channel
+  // is a new call.
+  if (!linkedid.empty() && linkedid != uid) return;
+  // voipd's own Originates (their ChannelId/OtherChannelId).
+  if (!own_prefix_.empty() && absl::StartsWith(uid, own_prefix_)) return;
+  if (Find(uid, linkedid) != nullptr) return;
+  InboundCall inbound;
+  inbound.provider_call_id = uid;
+  const absl::string_view from = event.Get("CallerIDNum");
+  if (from != "<unknown>") inbound.from = std::string(from);
+  inbound.to = std::string(event.Get("Exten"));
+  std::optional<std::string> session_id = sink_->AcceptInbound(inbound);
+  if (!session_id || session_id->empty() || IsTracked(*session_id)) return;
+  Track(*session_id, uid, "");
+  Call& call = calls_[*session_id];
+  call.mode = CallMode::kDirect;
+  call.inbound = true;
+  call.ringing = true;  // the core announces it ringing itself
+}
+
 void AmiCallTracker::OnNewstate(Call& call, const std::string& uniqueid, int state) {
-  const bool watched = mode_ == CallMode::kDirect ? uniqueid == call.primary_id
+  const bool watched = call.mode == CallMode::kDirect ? uniqueid == call.primary_id
                                                   : call.target_ids.count(uniqueid) > 0;
   if (!watched) return;
   if (state == kStateRinging) MarkRinging(call);
   if (state == kStateUp) {
-    if (mode_ == CallMode::kClickToCall) call.answered_target_id = uniqueid;
+    if (call.mode == CallMode::kClickToCall) call.answered_target_id = uniqueid;
     MarkAnswered(call);
   }
 }
@@ -146,11 +185,11 @@ void AmiCallTracker::OnDial(const AmiMessage& event, bool begin) {
     if (begin) {
       // Ringing the target in direct mode; in click-to-call it is the
       // agent's phone that rings, which is not the call's ringing.
-      if (mode_ == CallMode::kDirect) MarkRinging(*call);
+      if (call->mode == CallMode::kDirect) MarkRinging(*call);
       return;
     }
     if (status == "ANSWER") {
-      if (mode_ == CallMode::kDirect) MarkAnswered(*call);
+      if (call->mode == CallMode::kDirect) MarkAnswered(*call);
       return;
     }
     if (auto failure = MapDialStatus(status); failure && !call->originate_failure) {
@@ -165,7 +204,7 @@ void AmiCallTracker::OnDial(const AmiMessage& event, bool begin) {
   if (dest.empty()) return;
   const bool new_leg = call->legs.count(dest) == 0;
   UpdateLeg(*call, dest, event, "Dest");
-  if (mode_ != CallMode::kClickToCall) return;
+  if (call->mode != CallMode::kClickToCall) return;
   if (begin) {
     call->target_ids.insert(dest);
     MarkRinging(*call);
@@ -197,7 +236,7 @@ void AmiCallTracker::OnHangup(const AmiMessage& event) {
   const std::string session_id = call->session_id;
   if (uid == call->primary_id) {
     Trigger(*call);
-  } else if (mode_ == CallMode::kClickToCall && call->target_ids.count(uid)) {
+  } else if (call->mode == CallMode::kClickToCall && call->target_ids.count(uid)) {
     bool target_left = false;
     for (const std::string& id : call->target_ids) {
       auto it = call->legs.find(id);
@@ -225,7 +264,7 @@ void AmiCallTracker::OnOriginateResponse(const AmiMessage& event) {
     if (IsRealId(uid)) UpdateLeg(*call, uid, event, "");
     // Reason 4: the originated channel answered. In direct mode that is the
     // target; in click-to-call only the agent, so nothing to report.
-    if (mode_ == CallMode::kDirect) MarkAnswered(*call);
+    if (call->mode == CallMode::kDirect) MarkAnswered(*call);
     return;
   }
   const int reason = ToInt(event.Get("Reason"), 0);
@@ -344,7 +383,7 @@ void AmiCallTracker::Finalize(std::string session_id) {
                              voip::v1::HANGUP_SOURCE_SYSTEM,
                              {},
                              "no answer within the ring timeout"};
-    } else if (mode_ == CallMode::kClickToCall && call.target_failure) {
+    } else if (call.mode == CallMode::kClickToCall && call.target_failure) {
       mapped = *call.target_failure;
       status = call.target_status;
     } else if (call.originate_failure) {
@@ -432,7 +471,7 @@ std::string AmiCallTracker::PrimaryChannel(const std::string& session_id) const 
 std::string AmiCallTracker::HeldPartyChannel(const std::string& session_id) const {
   const Call* call = FindBySession(session_id);
   if (call == nullptr) return "";
-  if (mode_ == CallMode::kDirect) return Address(*call, call->primary_id);
+  if (call->mode == CallMode::kDirect) return Address(*call, call->primary_id);
   if (call->answered_target_id.empty()) return "";
   auto it = call->legs.find(call->answered_target_id);
   if (it == call->legs.end() || it->second.hung_up) return "";

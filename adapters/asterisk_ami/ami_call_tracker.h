@@ -13,6 +13,12 @@
 // that channel Dial()s (DialBegin with our Uniqueid as caller). Ringing and
 // answer are the target's, never the agent's. Direct: the originated channel
 // is the target.
+//
+// Inbound: a Newchannel in one of the configured inbound contexts (a call
+// arriving at the PBX) is reported through Sink::AcceptInbound and then
+// followed like a direct-mode call whose primary channel is that channel
+// (its Uniqueid is the call's provider_call_id, and the Linkedid of every leg
+// its dialplan later creates).
 #pragma once
 
 #include <map>
@@ -21,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/api/call_host.h"
 #include "adapters/api/provider_event.h"
 #include "adapters/asterisk_ami/ami_message.h"
 #include "adapters/asterisk_ami/ami_status_map.h"
@@ -45,6 +52,22 @@ class AmiCallTracker {
     // A requested hold (true) or resume (false) was confirmed; the matching
     // kHeld/kResumed was emitted just before.
     virtual void HoldConfirmed(const std::string& session_id, bool held) = 0;
+    // A call arrived at the PBX (inbound): report it to the core. The
+    // session id to follow it under, or nullopt when the core refused it
+    // (the channel is then left alone: nothing is sent to the PBX).
+    virtual std::optional<std::string> AcceptInbound(const InboundCall& call) {
+      return std::nullopt;
+    }
+  };
+
+  // A call of the previous run to take over again (Adapter::Readopt).
+  struct Adoption {
+    std::string session_id;
+    std::string primary_id;  // the stored provider_call_id
+    std::string peer_id;     // outbound: the OtherChannelId; inbound: empty
+    bool inbound = false;
+    bool ringing = false;   // the core already reported it ringing
+    bool answered = false;  // ... or connected
   };
 
   AmiCallTracker(CallMode mode, Sink* sink) : mode_(mode), sink_(sink) {}
@@ -65,6 +88,21 @@ class AmiCallTracker {
   // gone get their terminal event; the others catch up (ringing, answered)
   // with what the PBX reports.
   void Resync(const std::vector<AmiMessage>& channels, const std::vector<std::string>& sessions);
+  // Re-adoption after voipd restarted: `channels` are the CoreShowChannel
+  // items of a CoreShowChannels reply. False, tracking nothing and emitting
+  // nothing, when the call's primary channel is not among them (the core
+  // then ends it with DAEMON_RESTART). Otherwise the call is tracked again
+  // as if it had been followed all along, and catches up like after a
+  // reconnect (kAnswered when it is up but was not answered before).
+  bool Adopt(const Adoption& adoption, const std::vector<AmiMessage>& channels);
+
+  // Inbound calls: a Newchannel whose Context is one of `contexts`, of a
+  // channel that is its own Linkedid (not a leg of another call), not
+  // voipd's own (Uniqueid starting with `own_prefix`, or a leg of a tracked
+  // call), is offered to Sink::AcceptInbound. Empty `contexts`: off.
+  void SetInboundContexts(std::set<std::string> contexts, std::string own_prefix);
+  bool IsInbound(const std::string& session_id) const;
+
   // The settle wait is over: ends the call with what is known.
   void FinishEnding(const std::string& session_id);
 
@@ -94,6 +132,10 @@ class AmiCallTracker {
   };
   struct Call {
     std::string session_id;
+    // The tracker's mode, except for inbound calls (always kDirect: the
+    // primary channel is the far end itself).
+    CallMode mode = CallMode::kDirect;
+    bool inbound = false;
     std::string primary_id;
     std::string peer_id;
     std::string originate_action_id;
@@ -127,6 +169,7 @@ class AmiCallTracker {
   void OnDial(const AmiMessage& event, bool begin);
   void OnHangup(const AmiMessage& event);
   void OnOriginateResponse(const AmiMessage& event);
+  void MaybeAcceptInbound(const AmiMessage& event);
   void OnMusicOnHold(const AmiMessage& event, bool start);
   void MarkRinging(Call& call);
   void MarkAnswered(Call& call);
@@ -143,6 +186,8 @@ class AmiCallTracker {
   std::map<std::string, Call> calls_;                // by session id
   std::map<std::string, std::string> by_uniqueid_;   // leg Uniqueid -> session id
   std::map<std::string, std::string> by_action_id_;  // Originate ActionID -> session id
+  std::set<std::string> inbound_contexts_;
+  std::string own_prefix_;
 };
 
 }  // namespace voipd::adapters::asterisk_ami

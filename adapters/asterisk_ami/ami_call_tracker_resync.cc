@@ -33,7 +33,7 @@ void AmiCallTracker::Resync(const std::vector<AmiMessage>& channels,
       leg.bridge_id = std::string(m->Get("BridgeId"));
       // A leg that appeared while we were away: in click-to-call, anything
       // besides the agent's own channels is the target side.
-      if (!known && mode_ == CallMode::kClickToCall && uid != call->primary_id &&
+      if (!known && call->mode == CallMode::kClickToCall && uid != call->primary_id &&
           uid != call->peer_id) {
         call->target_ids.insert(uid);
       }
@@ -51,7 +51,7 @@ void AmiCallTracker::Resync(const std::vector<AmiMessage>& channels,
       continue;
     }
     const Leg& agent = primary->second;
-    if (mode_ == CallMode::kDirect) {
+    if (call->mode == CallMode::kDirect) {
       if (agent.state == kStateUp) MarkAnswered(*call);
       if (agent.state == kStateRinging) MarkRinging(*call);
     } else {
@@ -81,6 +81,35 @@ void AmiCallTracker::Resync(const std::vector<AmiMessage>& channels,
     }
     if (call->end_requested) sink_->HangupChannels(session_id, LegsToHangup(session_id));
   }
+}
+
+}  // namespace voipd::adapters::asterisk_ami
+
+namespace voipd::adapters::asterisk_ami {
+
+bool AmiCallTracker::Adopt(const Adoption& adoption, const std::vector<AmiMessage>& channels) {
+  if (adoption.session_id.empty() || adoption.primary_id.empty() ||
+      IsTracked(adoption.session_id)) {
+    return false;
+  }
+  bool present = false;
+  for (const AmiMessage& m : channels) {
+    if (m.Get("Uniqueid") == adoption.primary_id) present = true;
+  }
+  // Gone (or never created): nothing to take over, and no event either.
+  if (!present) return false;
+  Track(adoption.session_id, adoption.primary_id, adoption.peer_id);
+  Call& call = calls_[adoption.session_id];
+  if (adoption.inbound) {
+    call.mode = CallMode::kDirect;
+    call.inbound = true;
+  }
+  // What the core already knows is not reported again.
+  call.ringing = adoption.ringing || adoption.answered;
+  call.answered = adoption.answered;
+  // Legs, names, bridges and a missed answer: as after a reconnect.
+  Resync(channels, {adoption.session_id});
+  return IsTracked(adoption.session_id);
 }
 
 }  // namespace voipd::adapters::asterisk_ami

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "adapters/api/logger.h"
 #include "adapters/api/voip_error.h"
 #include "adapters/asterisk_ami/ami_originate.h"
 
@@ -60,7 +61,11 @@ AsteriskAmiAdapter::AsteriskAmiAdapter(const Config& config, const AdapterContex
       context_(context),
       mode_(config.has_direct() ? CallMode::kDirect : CallMode::kClickToCall),
       strand_(boost::asio::make_strand(context.io->get_executor())),
-      tracker_(mode_, this) {}
+      tracker_(mode_, this) {
+  tracker_.SetInboundContexts(
+      std::set<std::string>(config.inbound().contexts().begin(), config.inbound().contexts().end()),
+      config.channel_id_prefix());
+}
 
 AsteriskAmiAdapter::~AsteriskAmiAdapter() {
   // Normally Shutdown() ran; if not, the connection still must not outlive
@@ -216,6 +221,13 @@ void AsteriskAmiAdapter::DoHold(const CallRef& call, bool hold, DoneCallback don
     std::move(done)(UnsupportedOperationError(system, "Hold"));
     return;
   }
+  if (tracker_.IsInbound(id)) {
+    // Redirecting the caller's channel to music on hold would take it out
+    // of whatever its dialplan bridged it with (a Dial() ends and hangs the
+    // callee up), and there is no place to resume it to.
+    std::move(done)(UnsupportedOperationError(system, "Hold of an inbound call"));
+    return;
+  }
   const std::string held = tracker_.HeldPartyChannel(id);
   if (!tracker_.IsAnswered(id) || held.empty()) {
     std::move(done)(InvalidStateError(id, "session_id: the call is not connected at the PBX"));
@@ -341,14 +353,113 @@ void AsteriskAmiAdapter::DoMute(const CallRef& call, bool mute, DoneCallback don
       });
 }
 
+void AsteriskAmiAdapter::Readopt(const voip::v1::CallSession& session,
+                                 absl::AnyInvocable<void(absl::StatusOr<bool>) &&> done) {
+  PendingReadopt readopt;
+  readopt.adoption.session_id = session.session_id();
+  readopt.adoption.inbound = session.direction() == voip::v1::CALL_DIRECTION_INBOUND;
+  // Outbound: provider_call_id is the ChannelId voipd assigned
+  // (<channel_id_prefix><session_id>), its Local ;2 half has "-peer" added.
+  // Inbound: the channel's Uniqueid.
+  readopt.adoption.primary_id =
+      !session.provider_call_id().empty()
+          ? session.provider_call_id()
+          : (readopt.adoption.inbound
+                 ? std::string()
+                 : absl::StrCat(config_.channel_id_prefix(), session.session_id()));
+  if (!readopt.adoption.inbound && !readopt.adoption.primary_id.empty()) {
+    readopt.adoption.peer_id = absl::StrCat(readopt.adoption.primary_id, "-peer");
+  }
+  const voip::v1::CallStatus status = session.status();
+  readopt.adoption.answered = status == voip::v1::CALL_STATUS_CONNECTED ||
+                              status == voip::v1::CALL_STATUS_ON_HOLD ||
+                              session.has_answered_at();
+  readopt.adoption.ringing = status != voip::v1::CALL_STATUS_INITIATING;
+  readopt.done = std::move(done);
+  Post([readopt = std::move(readopt)](AsteriskAmiAdapter& self) mutable {
+    self.DoReadopt(std::move(readopt));
+  });
+}
+
+void AsteriskAmiAdapter::DoReadopt(PendingReadopt readopt) {
+  if (shut_down_ || readopt.adoption.primary_id.empty()) {
+    std::move(readopt.done)(false);
+    return;
+  }
+  if (!connection_->ready()) {
+    // Answered from the CoreShowChannels after the login; the core's
+    // deadline bounds the wait.
+    readopts_.push_back(std::move(readopt));
+    return;
+  }
+  std::vector<PendingReadopt> one;
+  one.push_back(std::move(readopt));
+  connection_->Send(
+      AmiMessage::Action("CoreShowChannels"),
+      [self = shared_from_this(), one = std::move(one)](absl::StatusOr<AmiReply> reply) mutable {
+        self->FinishReadopts(std::move(one), reply);
+      },
+      /*list=*/true);
+}
+
+void AsteriskAmiAdapter::FinishReadopts(std::vector<PendingReadopt> readopts,
+                                        const absl::StatusOr<AmiReply>& reply) {
+  if (readopts.empty()) return;
+  if (shut_down_) {
+    for (PendingReadopt& r : readopts) std::move(r.done)(false);
+    return;
+  }
+  if (!reply.ok() || !reply->response.IsSuccess()) {
+    // Dropped again (or refused): try at the next login.
+    for (PendingReadopt& r : readopts) readopts_.push_back(std::move(r));
+    return;
+  }
+  const Logger& log = LoggerOr(context_.logger);
+  for (PendingReadopt& r : readopts) {
+    const bool adopted = tracker_.Adopt(r.adoption, reply->list);
+    log.Info("asterisk-ami",
+             adopted ? absl::StrCat("re-adopted after the restart: channel ",
+                                    r.adoption.primary_id, " still exists")
+                     : absl::StrCat("not re-adopted after the restart: channel ",
+                                    r.adoption.primary_id, " is gone"),
+             LogContext{context_.system_name, r.adoption.session_id});
+    std::move(r.done)(adopted);
+  }
+}
+
+std::optional<std::string> AsteriskAmiAdapter::AcceptInbound(const InboundCall& call) {
+  const Logger& log = LoggerOr(context_.logger);
+  if (shut_down_ || context_.host == nullptr) return std::nullopt;
+  absl::StatusOr<voip::v1::CallSession> session =
+      context_.host->AcceptInbound(context_.system_name, call);
+  if (!session.ok()) {
+    // The call goes on at the PBX as its dialplan says; voipd stays out.
+    log.Warn("asterisk-ami",
+             absl::StrCat("inbound call on channel ", call.provider_call_id, " from '", call.from,
+                          "' to '", call.to, "' not reported: ", session.status().message()),
+             LogContext{context_.system_name, {}});
+    return std::nullopt;
+  }
+  log.Info("asterisk-ami",
+           absl::StrCat("inbound call on channel ", call.provider_call_id, " from '", call.from,
+                        "' to '", call.to, "'"),
+           LogContext{context_.system_name, session->session_id()});
+  return session->session_id();
+}
+
 void AsteriskAmiAdapter::OnAmiReady() {
   // Every (re)login: what happened to our calls while we could not see?
   // Only the calls known now: one originated after this request is not in
-  // its reply, which would look as if it had vanished.
+  // its reply, which would look as if it had vanished. The same reply
+  // answers the Readopt requests that waited for this login.
   AmiMessage list = AmiMessage::Action("CoreShowChannels");
+  std::vector<PendingReadopt> readopts = std::move(readopts_);
+  readopts_.clear();
   connection_->Send(
       std::move(list),
-      [self = shared_from_this(), sessions = tracker_.Sessions()](absl::StatusOr<AmiReply> reply) {
+      [self = shared_from_this(), sessions = tracker_.Sessions(),
+       readopts = std::move(readopts)](absl::StatusOr<AmiReply> reply) mutable {
+        self->FinishReadopts(std::move(readopts), reply);
         if (!reply.ok() || !reply->response.IsSuccess()) return;  // dropped again: next login
         self->tracker_.Resync(reply->list, sessions);
         for (const AmiMessage& channel : reply->list) {
@@ -443,6 +554,9 @@ void AsteriskAmiAdapter::Shutdown() {
       self->FinishHold(id,
                        NetworkError(self->context_.system_name, "the adapter is shutting down"));
     }
+    std::vector<PendingReadopt> readopts = std::move(self->readopts_);
+    self->readopts_.clear();
+    for (PendingReadopt& r : readopts) std::move(r.done)(false);
     for (auto* timers : {&self->settle_timers_, &self->ring_timers_}) {
       for (auto& [id, timer] : *timers) timer->cancel();
       timers->clear();

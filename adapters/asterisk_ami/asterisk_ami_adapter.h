@@ -10,8 +10,10 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -43,6 +45,8 @@ class AsteriskAmiAdapter final : public Adapter,
   void EndCall(const CallRef& call, DoneCallback done) override;
   void Hold(const CallRef& call, bool hold, DoneCallback done) override;
   void Mute(const CallRef& call, bool mute, DoneCallback done) override;
+  void Readopt(const voip::v1::CallSession& session,
+               absl::AnyInvocable<void(absl::StatusOr<bool>) &&> done) override;
   void Shutdown() override;
 
   // AmiConnection::Listener
@@ -56,8 +60,15 @@ class AsteriskAmiAdapter final : public Adapter,
   void HangupChannels(const std::string& session_id,
                       const std::vector<std::string>& channels) override;
   void HoldConfirmed(const std::string& session_id, bool held) override;
+  std::optional<std::string> AcceptInbound(const InboundCall& call) override;
 
  private:
+  using ReadoptCallback = absl::AnyInvocable<void(absl::StatusOr<bool>) &&>;
+  struct PendingReadopt {
+    AmiCallTracker::Adoption adoption;
+    ReadoptCallback done;
+  };
+
   struct PendingHold {
     bool hold = false;
     DoneCallback done;
@@ -69,6 +80,11 @@ class AsteriskAmiAdapter final : public Adapter,
   void DoEndCall(const CallRef& call, DoneCallback done);
   void DoHold(const CallRef& call, bool hold, DoneCallback done);
   void DoMute(const CallRef& call, bool mute, DoneCallback done);
+  void DoReadopt(PendingReadopt readopt);
+  // Answers `readopts` from a CoreShowChannels reply; on a failed reply
+  // they wait for the next login.
+  void FinishReadopts(std::vector<PendingReadopt> readopts,
+                      const absl::StatusOr<AmiReply>& reply);
   void FinishHold(const std::string& session_id, absl::Status status);
   // Backstop for a dialplan that ignores VOIPD_RING_TIMEOUT.
   void ArmRingDeadline(const std::string& session_id, absl::Duration deadline);
@@ -92,6 +108,9 @@ class AsteriskAmiAdapter final : public Adapter,
   // call may exist at the PBX although StartCall failed, so it is hung up at
   // the next resynchronisation.
   std::set<std::string> orphan_ids_;
+  // Readopt requests waiting for a login (answered from the CoreShowChannels
+  // sent after it).
+  std::vector<PendingReadopt> readopts_;
   bool shut_down_ = false;
 };
 

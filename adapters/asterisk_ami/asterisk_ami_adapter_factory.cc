@@ -190,6 +190,14 @@ class AsteriskAmiAdapterFactory final : public TypedAdapterFactory<Config> {
     if (c.max_message_bytes() < 1024 || c.max_message_bytes() > 16 * 1024 * 1024) {
       return Invalid("max_message_bytes", "must be between 1024 and 16777216");
     }
+    for (int i = 0; i < c.inbound().contexts_size(); ++i) {
+      const std::string& ctx = c.inbound().contexts(i);
+      const std::string field = absl::StrCat("inbound.contexts[", i, "]");
+      if (ctx.empty()) return Invalid(field, "must not be empty");
+      if (ctx.find_first_of(" \t\r\n,") != std::string::npos) {
+        return Invalid(field, "a dialplan context name (no spaces or commas)");
+      }
+    }
     if (c.tls().enabled() && c.tls().server_name().find_first_of(" \r\n") != std::string::npos) {
       return Invalid("tls.server_name", "must be a host name or address");
     }

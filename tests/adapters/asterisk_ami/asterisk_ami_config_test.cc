@@ -89,6 +89,13 @@ TEST(AsteriskAmiConfigTest, ErrorsNameTheField) {
       without([](auto& c) { c.mutable_direct()->set_channel("PJSIP/{target_digits}@trunk"); }),
       "direct.application");
   ExpectFieldError(without([](auto& c) { c.mutable_hold(); }), "hold.context");
+  ExpectFieldError(without([](auto& c) { c.mutable_inbound()->add_contexts(""); }),
+                   "inbound.contexts[0]");
+  ExpectFieldError(without([](auto& c) {
+                     c.mutable_inbound()->add_contexts("from-pstn");
+                     c.mutable_inbound()->add_contexts("from pstn");
+                   }),
+                   "inbound.contexts[1]");
   ExpectFieldError(without([](auto& c) { c.mutable_hold()->set_context("voipd-hold"); }),
                    "hold.agent_context");
   ExpectFieldError(without([](auto& c) {

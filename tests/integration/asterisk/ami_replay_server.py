@@ -37,6 +37,9 @@ Options and faults:
   auto(action)       recorded actions done by "another AMI client"
   relaxed / relax(expected)  key headers not compared (all steps / one step)
   port               listen on this port (default: any free one)
+  sync_after_reconnect  after an outage, the replay goes on only once voipd's
+                     CoreShowChannels (answered from the channel model) came:
+                     a restarted voipd sees the PBX's channels before the rest
   gate_timeout       after an accepted Originate's Response the replay waits
                      (at most this long) for release_events(), so that a test
                      can open WatchCall before the call's events flow
@@ -188,7 +191,8 @@ class AmiReplayServer:
     def __init__(self, transcript, secret="voipd-secret", md5=False, seed=None,
                  chunk=(1, 400), pause=0.0, time_scale=0.2, max_gap=0.5, reply_delay=0.0,
                  auto=None, relaxed=(), drop=None, tls_context=None, wait_timeout=30.0,
-                 lookahead=3, gate_timeout=5.0, relax=None, answer=True, port=0):
+                 lookahead=3, gate_timeout=5.0, relax=None, answer=True, port=0,
+                 sync_after_reconnect=False):
         self.path = transcript
         self.records = read_transcript(transcript)
         self.greeting, self.login_action, self.login_reply, self.steps = build_script(self.records)
@@ -210,6 +214,8 @@ class AmiReplayServer:
         self.tls_context = tls_context
         self.wait_timeout = wait_timeout
         self.lookahead = lookahead
+        self.sync_after_reconnect = sync_after_reconnect
+        self._synced = False
 
         self.ids = {}            # recorded id -> live id
         self.channels = {}       # model: live Uniqueid -> dict of the channel
@@ -349,6 +355,18 @@ class AmiReplayServer:
             while not self._stop:
                 self._read_action(0.2)  # read, never answer
             return
+        if self.sync_after_reconnect and self.dropped.is_set() and not self._synced:
+            self._synced = True
+            deadline = time.monotonic() + self.wait_timeout
+            while True:
+                action = self._read_action(0.2)
+                if action is not None:
+                    self._reply_unscripted(action)
+                    if action.name() == "coreshowchannels":
+                        break
+                elif time.monotonic() > deadline:
+                    self.errors.append("no CoreShowChannels after the reconnect")
+                    break
         self._run_script()
         self.script_done.set()
         while not self._stop:   # the recording is over: stay a polite PBX

@@ -184,10 +184,10 @@ class AmiTestCase(unittest.TestCase):
         return self.server
 
     def start_voipd(self, port=None, mode="click_to_call", mode_value=CLICK, extra="",
-                    wait_ready=True):
+                    wait_ready=True, extra_args=()):
         text = config(port if port is not None else self.server.port, mode, mode_value,
                       self.secret_file, extra)
-        self.voipd = voipd_harness.Voipd(config_text=text)
+        self.voipd = voipd_harness.Voipd(config_text=text, extra_args=extra_args)
         try:
             self.voipd.start()
         except Exception:
