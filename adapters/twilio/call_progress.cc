@@ -58,4 +58,37 @@ std::optional<ProviderEvent> CallProgress::Apply(const std::string& session_id,
   return event;
 }
 
+CallPhase PhaseOfStoredStatus(voip::v1::CallStatus status) {
+  switch (status) {
+    case voip::v1::CALL_STATUS_RINGING:
+      return CallPhase::kRinging;
+    case voip::v1::CALL_STATUS_CONNECTED:
+    case voip::v1::CALL_STATUS_ON_HOLD:
+      return CallPhase::kConnected;
+    case voip::v1::CALL_STATUS_DISCONNECTED:
+    case voip::v1::CALL_STATUS_FAILED:
+    case voip::v1::CALL_STATUS_BUSY:
+    case voip::v1::CALL_STATUS_UNAVAILABLE:
+      return CallPhase::kEnded;
+    default:
+      return CallPhase::kInitiating;
+  }
+}
+
+ReadoptDecision DecideReadopt(const std::string& session_id, voip::v1::CallStatus stored,
+                              absl::string_view twilio_status) {
+  ReadoptDecision decision;
+  const std::optional<StatusMapping> mapping = MapCallStatus(twilio_status);
+  const CallPhase phase = PhaseOfStoredStatus(stored);
+  if (!mapping || mapping->phase == CallPhase::kEnded || phase == CallPhase::kEnded) {
+    return decision;
+  }
+  decision.alive = true;
+  decision.progress.Restore(phase);
+  StatusReport report;
+  report.call_status = std::string(twilio_status);
+  decision.event = decision.progress.Apply(session_id, report, /*end_requested=*/false);
+  return decision;
+}
+
 }  // namespace voipd::adapters::twilio

@@ -38,6 +38,11 @@ class CallProgress {
   // are ignored like after any other end.
   void MarkEnded() { phase_ = CallPhase::kEnded; }
 
+  // Starts tracking at `phase` without an event: a call the core already
+  // announced that far (an inbound call is ringing when it arrives; a
+  // re-adopted call is where the previous run left it).
+  void Restore(CallPhase phase) { phase_ = phase; }
+
   CallPhase phase() const { return phase_; }
   bool ended() const { return phase_ == CallPhase::kEnded; }
 
@@ -48,5 +53,24 @@ class CallProgress {
   std::optional<int64_t> last_sequence_;
   std::optional<absl::Time> last_timestamp_;
 };
+
+// Re-adoption after a restart (Adapter::Readopt): what Twilio's answer to
+// GET Calls/{Sid} means for a call stored with `stored` status.
+struct ReadoptDecision {
+  // Twilio still has the call (queued, ringing, in-progress): take it over.
+  // False for a finished call (the core ends it with DAEMON_RESTART) and
+  // for a status voipd does not know.
+  bool alive = false;
+  // The tracker to continue with, already at the fetched status.
+  CallProgress progress;
+  // kAnswered when the call answered while voipd was down, kRinging when it
+  // started ringing then; nullopt when nothing changed.
+  std::optional<ProviderEvent> event;
+};
+ReadoptDecision DecideReadopt(const std::string& session_id, voip::v1::CallStatus stored,
+                              absl::string_view twilio_status);
+
+// The tracker phase a stored CallStatus corresponds to.
+CallPhase PhaseOfStoredStatus(voip::v1::CallStatus status);
 
 }  // namespace voipd::adapters::twilio

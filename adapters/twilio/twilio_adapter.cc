@@ -92,6 +92,10 @@ TwilioAdapter::~TwilioAdapter() {
   ShutdownOnStrand();
 }
 
+std::string TwilioAdapter::webhook_address() const {
+  return webhook_ ? webhook_->local_address() : "";
+}
+
 Capabilities TwilioAdapter::capabilities() const {
   Capabilities caps;
   caps.can_end = caps.can_hold = caps.can_mute = true;
@@ -194,6 +198,7 @@ void TwilioAdapter::DoStartCall(const DialRequest& request, DialCallback done) {
   auto call = std::make_shared<Call>();
   call->session_id = request.session_id;
   call->from = from;
+  call->agent_endpoint = settings_.agent_endpoint;
   call->dial_done = std::move(done);
   calls_[request.session_id] = call;
 

@@ -46,7 +46,16 @@ class TwilioAdapter final : public Adapter, public std::enable_shared_from_this<
   void EndCall(const CallRef& call, DoneCallback done) override;
   void Hold(const CallRef& call, bool hold, DoneCallback done) override;
   void Mute(const CallRef& call, bool mute, DoneCallback done) override;
+  // GET Calls/{CallSid}: queued/ringing/in-progress -> taken over (and
+  // kAnswered if it answered meanwhile), done(true); finished or unknown
+  // status -> done(false); a REST error -> that error.
+  void Readopt(const voip::v1::CallSession& session,
+               absl::AnyInvocable<void(absl::StatusOr<bool>) &&> done) override;
   void Shutdown() override;
+
+  // The webhook listener's bound address ("127.0.0.1:8089"); "" without
+  // webhooks. For tests that listen on port 0.
+  std::string webhook_address() const;
 
  private:
   struct Call;
@@ -69,6 +78,8 @@ class TwilioAdapter final : public Adapter, public std::enable_shared_from_this<
   void DoToggle(const CallRef& ref, bool hold_not_mute, bool on, DoneCallback done);
   void WithConference(const CallPtr& call,
                       absl::AnyInvocable<void(absl::StatusOr<std::string>) &&> next);
+  void DoReadopt(const voip::v1::CallSession& session,
+                 absl::AnyInvocable<void(absl::StatusOr<bool>) &&> done);
   void ShutdownOnStrand();
   uint64_t Park(DoneCallback done);
   void Complete(uint64_t id, absl::Status status);
@@ -84,6 +95,10 @@ class TwilioAdapter final : public Adapter, public std::enable_shared_from_this<
   void OnWebhook(WebhookRequest request, WebhookResponder respond);
   void DispatchWebhook(const std::string& path, const FormParams& query, const FormParams& params);
   void OnStatusCallback(const FormParams& query, const FormParams& params);
+  // /voice/incoming: a call arrived at one of the account's numbers.
+  WebhookResponse OnIncomingCall(const FormParams& params);
+  void RememberInbound(const std::string& call_sid, const std::string& session_id);
+  void FetchNow(const CallPtr& call);
   void OnConferenceCallback(const FormParams& query, const FormParams& params);
   void OnAgentCallback(const FormParams& query, const FormParams& params);
   void DialAgent(const CallPtr& call);
@@ -109,6 +124,11 @@ class TwilioAdapter final : public Adapter, public std::enable_shared_from_this<
   std::set<std::string> abandoned_;
   std::deque<std::string> abandoned_order_;
   bool shut_down_ = false;
+  // Inbound CallSids seen on /voice/incoming (bounded), so that a
+  // duplicate delivery gets the same answer and never a second session;
+  // "" = the call was refused.
+  std::map<std::string, std::string> inbound_seen_;
+  std::deque<std::string> inbound_seen_order_;
 
   // How Twilio requests have been going, for health(). Shared with the
   // REST client's observer so that its thread never holds the adapter.

@@ -16,6 +16,7 @@
 #include "adapters/twilio/twilio_form.h"
 #include "adapters/twilio/twilio_log.h"
 #include "adapters/twilio/twilio_signature.h"
+#include "adapters/twilio/twilio_twiml.h"
 
 namespace voipd::adapters::twilio {
 namespace {
@@ -28,6 +29,10 @@ constexpr size_t kMaxAbandoned = 1024;
 // At most one rejected-webhook log line per this interval (a scanner or a
 // misconfigured public_url must not flood the log).
 constexpr absl::Duration kRejectionLogInterval = absl::Seconds(10);
+// The Voice URL of the account's numbers (inbound.enabled).
+constexpr absl::string_view kIncomingPath = "/voice/incoming";
+// Inbound CallSids remembered against duplicate deliveries.
+constexpr size_t kMaxInboundSeen = 4096;
 
 bool IsSid(absl::string_view value, absl::string_view prefix) {
   if (value.size() != 34 || !absl::StartsWith(value, prefix)) return false;
@@ -169,7 +174,9 @@ void TwilioAdapter::OnWebhook(WebhookRequest request, WebhookResponder respond) 
   const size_t q = request.target.find('?');
   const std::string path = request.target.substr(0, q);
   const std::string query = q == std::string::npos ? "" : request.target.substr(q + 1);
-  if (path != "/status" && path != "/conference" && path != "/agent") {
+  const bool incoming = path == kIncomingPath;
+  if (path != "/status" && path != "/conference" && path != "/agent" &&
+      !(incoming && settings_.inbound_enabled)) {
     return refuse(404, "unknown path");
   }
   const std::string type = absl::AsciiStrToLower(request.content_type);
@@ -193,6 +200,10 @@ void TwilioAdapter::OnWebhook(WebhookRequest request, WebhookResponder respond) 
             respond = std::move(respond)](TwilioAdapter& self) mutable {
     if (self.shut_down_) {
       std::move(respond)(WebhookResponse{503, "shutting down\n"});
+      return;
+    }
+    if (path == kIncomingPath) {
+      std::move(respond)(self.OnIncomingCall(params));
       return;
     }
     self.DispatchWebhook(path, query, params);
@@ -244,6 +255,173 @@ void TwilioAdapter::OnConferenceCallback(const FormParams& query, const FormPara
   CallPtr call = Find(FormValue(query, "session"));
   const std::string conference = FormValue(params, "ConferenceSid");
   if (call != nullptr && IsSid(conference, "CF")) call->conference_sid = conference;
+  if (call == nullptr || !call->inbound || FormValue(params, "CallSid") != call->call_sid) return;
+  // An inbound caller is answered by the TwiML that puts it into the
+  // conference, and a number's status callback reports only the end, so
+  // the caller's join is the answer and its leave is worth a fetch (the
+  // end, unless the number's status callback says so first).
+  call->last_heard = absl::Now();
+  const std::string event = FormValue(params, "StatusCallbackEvent");
+  if (event == "participant-join") {
+    StatusReport report;
+    report.call_status = "in-progress";
+    ApplyReport(call, report);
+  } else if (event == "participant-leave") {
+    FetchNow(call);
+  }
+}
+
+void TwilioAdapter::FetchNow(const CallPtr& call) {
+  if (call->poll_in_flight || call->progress.ended()) return;
+  call->poll_in_flight = true;
+  rest_->FetchCall(call->call_sid, Back<CallResource>([session = call->session_id](
+                                                          TwilioAdapter& self,
+                                                          absl::StatusOr<CallResource> r) {
+                     CallPtr call = self.Find(session);
+                     if (call == nullptr) return;
+                     call->poll_in_flight = false;
+                     if (r.ok()) {
+                       StatusReport report;
+                       report.call_status = r->status;
+                       self.ApplyReport(call, report);
+                     }
+                   }));
+}
+
+// ------------------------------------------------------------ inbound calls
+
+void TwilioAdapter::RememberInbound(const std::string& call_sid, const std::string& session_id) {
+  if (!inbound_seen_.emplace(call_sid, session_id).second) return;
+  inbound_seen_order_.push_back(call_sid);
+  while (inbound_seen_order_.size() > kMaxInboundSeen) {
+    inbound_seen_.erase(inbound_seen_order_.front());
+    inbound_seen_order_.pop_front();
+  }
+}
+
+WebhookResponse TwilioAdapter::OnIncomingCall(const FormParams& params) {
+  auto twiml = [](std::string body) {
+    return WebhookResponse{200, std::move(body), "application/xml"};
+  };
+  const std::string sid = FormValue(params, "CallSid");
+  if (!IsSid(sid, "CA")) return WebhookResponse{400, "CallSid missing or malformed\n"};
+  if (auto seen = inbound_seen_.find(sid); seen != inbound_seen_.end()) {
+    // The same call delivered again (Twilio retried, a proxy repeated it):
+    // the same answer, never a second session.
+    if (seen->second.empty()) return twiml(RejectTwiml());
+    CallPtr call = Find(seen->second);
+    if (call == nullptr) return twiml(HangupTwiml());  // already over
+    return twiml(InboundTwiml(settings_.inbound_greeting, ConferenceName(call->session_id),
+                              CallbackUrl("/conference", call->session_id)));
+  }
+  InboundCall inbound;
+  inbound.provider_call_id = sid;
+  inbound.from = FormValue(params, "From");
+  inbound.to = FormValue(params, "To");
+  absl::StatusOr<voip::v1::CallSession> session =
+      context_.host != nullptr
+          ? context_.host->AcceptInbound(context_.system_name, inbound)
+          : absl::StatusOr<voip::v1::CallSession>(
+                absl::UnavailableError("the core takes no inbound calls from this system"));
+  if (!session.ok()) {
+    LogTwilioWarn(context_, absl::StrCat("refusing inbound call ", sid, " from ", inbound.from,
+                                         " to ", inbound.to, ": ", session.status().message()));
+    RememberInbound(sid, "");
+    return twiml(RejectTwiml());
+  }
+  auto call = std::make_shared<Call>();
+  call->session_id = session->session_id();
+  call->call_sid = sid;
+  call->inbound = true;
+  call->created = true;
+  call->from = inbound.to;  // our number: the caller id of the agent leg
+  call->agent_endpoint = settings_.inbound_agent_endpoint;
+  call->progress.Restore(CallPhase::kRinging);  // the core announced ringing
+  call->last_heard = absl::Now();
+  calls_[call->session_id] = call;
+  sessions_by_sid_[sid] = call->session_id;
+  RememberInbound(sid, call->session_id);
+  LogTwilioInfo(context_, absl::StrCat("inbound call ", sid, " is session ", call->session_id));
+  SchedulePoll(call, settings_.callback_timeout);
+  return twiml(InboundTwiml(settings_.inbound_greeting, ConferenceName(call->session_id),
+                            CallbackUrl("/conference", call->session_id)));
+}
+
+// -------------------------------------------------------------- re-adoption
+
+void TwilioAdapter::Readopt(const voip::v1::CallSession& session,
+                            absl::AnyInvocable<void(absl::StatusOr<bool>) &&> done) {
+  OnStrand([session, done = std::move(done)](TwilioAdapter& self) mutable {
+    self.DoReadopt(session, std::move(done));
+  });
+}
+
+void TwilioAdapter::DoReadopt(const voip::v1::CallSession& session,
+                              absl::AnyInvocable<void(absl::StatusOr<bool>) &&> done) {
+  if (shut_down_) {
+    std::move(done)(NetworkError(context_.system_name, "twilio: the adapter is shutting down"));
+    return;
+  }
+  const std::string sid = session.provider_call_id();
+  if (!IsSid(sid, "CA")) {
+    // Crashed before Twilio answered the create: no CallSid to ask about.
+    std::move(done)(false);
+    return;
+  }
+  if (Find(session.session_id()) != nullptr) {
+    std::move(done)(true);
+    return;
+  }
+  rest_->FetchCall(sid, Back<CallResource>([session, done = std::move(done)](
+                                               TwilioAdapter& self,
+                                               absl::StatusOr<CallResource> fetched) mutable {
+    const std::string& id = session.session_id();
+    if (!fetched.ok()) {
+      LogTwilioWarn(self.context_, absl::StrCat("re-adopting session ", id, ": fetching ",
+                                                session.provider_call_id(), " failed: ",
+                                                fetched.status().message()));
+      std::move(done)(fetched.status());
+      return;
+    }
+    ReadoptDecision decision = DecideReadopt(id, session.status(), fetched->status);
+    if (!decision.alive || self.shut_down_) {
+      LogTwilioInfo(self.context_,
+                    absl::StrCat("not re-adopting session ", id, ": Twilio says ",
+                                 session.provider_call_id(), " is '", fetched->status, "'"));
+      std::move(done)(false);
+      return;
+    }
+    if (self.Find(id) != nullptr) {
+      std::move(done)(true);
+      return;
+    }
+    auto call = std::make_shared<Call>();
+    call->session_id = id;
+    call->call_sid = session.provider_call_id();
+    call->created = true;
+    call->inbound = session.direction() == voip::v1::CALL_DIRECTION_INBOUND;
+    // The caller id of an agent leg: our Twilio number.
+    call->from = call->inbound ? session.to_normalized() : session.from();
+    if (call->from.empty()) call->from = self.settings_.default_from;
+    call->agent_endpoint = call->inbound ? self.settings_.inbound_agent_endpoint
+                                         : self.settings_.agent_endpoint;
+    call->progress = decision.progress;
+    call->last_heard = absl::Now();
+    self.calls_[id] = call;
+    self.sessions_by_sid_[call->call_sid] = id;
+    if (call->inbound) self.RememberInbound(call->call_sid, id);
+    LogTwilioInfo(self.context_, absl::StrCat("re-adopted session ", id, " (", call->call_sid,
+                                              " is '", fetched->status, "' at Twilio)"));
+    if (decision.event) {
+      const ProviderEventKind kind = decision.event->kind;
+      self.Emit(*std::move(decision.event));
+      // Answered while voipd was down: the agent leg was never dialled.
+      if (kind == ProviderEventKind::kAnswered) self.DialAgent(call);
+    }
+    std::move(done)(true);
+    self.SchedulePoll(call, self.settings_.webhooks_enabled ? self.settings_.callback_timeout
+                                                            : self.settings_.poll_interval);
+  }));
 }
 
 void TwilioAdapter::OnAgentCallback(const FormParams& query, const FormParams& params) {
@@ -281,10 +459,10 @@ void TwilioAdapter::OnAgentCallback(const FormParams& query, const FormParams& p
 // ---------------------------------------------------------------- agent leg
 
 void TwilioAdapter::DialAgent(const CallPtr& call) {
-  if (settings_.agent_endpoint.empty()) return;
+  if (call->agent_endpoint.empty()) return;
   FormParams params = {
       {"From", call->from},
-      {"To", settings_.agent_endpoint},
+      {"To", call->agent_endpoint},
       {"EndConferenceOnExit", "true"},
       {"Beep", "false"},
   };

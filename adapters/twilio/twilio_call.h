@@ -20,6 +20,8 @@ struct TwilioAdapter::Call {
   std::string session_id;
   std::string from;
   std::string call_sid;  // the contact leg, known once Twilio answered 201
+  bool inbound = false;  // arrived through /voice/incoming
+  std::string agent_endpoint;  // dialled into the conference on answer; "" = none
   bool created = false;
   DialCallback dial_done;  // until the create completes
   CallProgress progress;

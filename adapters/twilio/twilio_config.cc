@@ -242,6 +242,19 @@ absl::Status ValidateTwilioConfig(TwilioAdapterConfig& c) {
       c.agent_endpoint().find_first_of("<>&\"' ") != std::string::npos) {
     return Invalid("agent_endpoint", "must be a phone number, client: or sip: address");
   }
+  const auto& in = c.inbound();
+  if (in.enabled() && c.webhook().public_url().empty()) {
+    return Invalid("inbound.enabled",
+                   "needs webhook.public_url and webhook.listen (Twilio posts arriving calls "
+                   "to <public_url>/voice/incoming)");
+  }
+  if (!in.agent_endpoint().empty() &&
+      in.agent_endpoint().find_first_of("<>&\"' ") != std::string::npos) {
+    return Invalid("inbound.agent_endpoint", "must be a phone number, client: or sip: address");
+  }
+  if (in.greeting().size() > 4096) {
+    return Invalid("inbound.greeting", "must be at most 4096 characters");
+  }
   return absl::OkStatus();
 }
 
@@ -271,6 +284,10 @@ TwilioSettings SettingsFromConfig(const TwilioAdapterConfig& c) {
   s.conference_prefix = c.conference_prefix();
   s.hold_url = c.hold_url();
   s.agent_endpoint = c.agent_endpoint();
+  s.inbound_enabled = c.inbound().enabled();
+  s.inbound_greeting = c.inbound().greeting();
+  s.inbound_agent_endpoint =
+      c.inbound().agent_endpoint().empty() ? c.agent_endpoint() : c.inbound().agent_endpoint();
   return s;
 }
 

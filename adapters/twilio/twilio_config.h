@@ -42,6 +42,11 @@ struct TwilioSettings {
   std::string conference_prefix;
   std::string hold_url;
   std::string agent_endpoint;
+
+  // Inbound calls on <public_url>/voice/incoming.
+  bool inbound_enabled = false;
+  std::string inbound_greeting;
+  std::string inbound_agent_endpoint;  // inbound.agent_endpoint, else agent_endpoint
 };
 
 // Fills defaults into `config` and checks it. InvalidArgument whose message

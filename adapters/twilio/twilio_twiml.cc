@@ -20,7 +20,12 @@ std::string XmlEscape(absl::string_view text) {
   return out;
 }
 
-std::string ConferenceTwiml(absl::string_view conference_name, absl::string_view status_callback) {
+namespace {
+
+constexpr absl::string_view kXmlHeader = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
+
+std::string DialConference(absl::string_view conference_name, absl::string_view status_callback,
+                           absl::string_view events) {
   // startConferenceOnEnter: the contact does not wait for a moderator;
   // endConferenceOnExit: when the contact hangs up, the agent leg ends too;
   // beep off: a phone call, not a meeting.
@@ -28,11 +33,30 @@ std::string ConferenceTwiml(absl::string_view conference_name, absl::string_view
       "startConferenceOnEnter=\"true\" endConferenceOnExit=\"true\" beep=\"false\"";
   if (!status_callback.empty()) {
     absl::StrAppend(&attributes, " statusCallback=\"", XmlEscape(status_callback),
-                    "\" statusCallbackEvent=\"join\" statusCallbackMethod=\"POST\"");
+                    "\" statusCallbackEvent=\"", events, "\" statusCallbackMethod=\"POST\"");
   }
-  return absl::StrCat("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Dial><Conference ",
-                      attributes, ">", XmlEscape(conference_name),
-                      "</Conference></Dial></Response>");
+  return absl::StrCat("<Dial><Conference ", attributes, ">", XmlEscape(conference_name),
+                      "</Conference></Dial>");
 }
+
+}  // namespace
+
+std::string ConferenceTwiml(absl::string_view conference_name, absl::string_view status_callback) {
+  return absl::StrCat(kXmlHeader, "<Response>",
+                      DialConference(conference_name, status_callback, "join"), "</Response>");
+}
+
+std::string InboundTwiml(absl::string_view greeting, absl::string_view conference_name,
+                         absl::string_view status_callback) {
+  std::string say;
+  if (!greeting.empty()) say = absl::StrCat("<Say>", XmlEscape(greeting), "</Say>");
+  return absl::StrCat(kXmlHeader, "<Response>", say,
+                      DialConference(conference_name, status_callback, "join leave"),
+                      "</Response>");
+}
+
+std::string RejectTwiml() { return absl::StrCat(kXmlHeader, "<Response><Reject/></Response>"); }
+
+std::string HangupTwiml() { return absl::StrCat(kXmlHeader, "<Response><Hangup/></Response>"); }
 
 }  // namespace voipd::adapters::twilio

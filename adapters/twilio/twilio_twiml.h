@@ -15,6 +15,21 @@ namespace voipd::adapters::twilio {
 // conference SID.
 std::string ConferenceTwiml(absl::string_view conference_name, absl::string_view status_callback);
 
+// The answer to an inbound call's Voice URL request: an optional <Say>
+// `greeting`, then the caller joins the call's conference like an outbound
+// contact (so hold, mute and the agent leg work the same way). With a
+// `status_callback`, the conference reports the caller's "join" and
+// "leave" there.
+std::string InboundTwiml(absl::string_view greeting, absl::string_view conference_name,
+                         absl::string_view status_callback);
+
+// <Response><Reject/></Response>: the call is refused without answering
+// (the caller hears busy/unavailable and is not billed).
+std::string RejectTwiml();
+
+// <Response><Hangup/></Response>.
+std::string HangupTwiml();
+
 // Escapes the five XML special characters for text and attribute values.
 std::string XmlEscape(absl::string_view text);
 

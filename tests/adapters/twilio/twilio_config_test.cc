@@ -185,3 +185,31 @@ TEST(TwilioConfigTest, LoopbackHosts) {
 
 }  // namespace
 }  // namespace voipd::adapters::twilio
+
+namespace voipd::adapters::twilio {
+namespace {
+
+TEST(TwilioConfigTest, InboundNeedsWebhooksAndPlainEndpoints) {
+  voip::config::v1::TwilioAdapterConfig c;
+  c.set_account_sid_file("account_sid");
+  c.set_auth_token_file("auth_token");
+  c.mutable_inbound()->set_enabled(true);
+  ExpectFieldError(c, "inbound.enabled");
+  c.mutable_webhook()->set_listen("127.0.0.1:8089");
+  c.mutable_webhook()->set_public_url("https://voipd.example.com/twilio");
+  c.set_agent_endpoint("client:bob");
+  voip::config::v1::TwilioAdapterConfig ok = c;
+  ASSERT_TRUE(Validate(ok).ok());
+  TwilioSettings s = SettingsFromConfig(ok);
+  EXPECT_TRUE(s.inbound_enabled);
+  EXPECT_EQ(s.inbound_agent_endpoint, "client:bob");  // falls back to agent_endpoint
+  c.mutable_inbound()->set_agent_endpoint("client:<alice>");
+  ExpectFieldError(c, "inbound.agent_endpoint");
+  c.mutable_inbound()->set_agent_endpoint("client:alice");
+  ok = c;
+  ASSERT_TRUE(Validate(ok).ok());
+  EXPECT_EQ(SettingsFromConfig(ok).inbound_agent_endpoint, "client:alice");
+}
+
+}  // namespace
+}  // namespace voipd::adapters::twilio
