@@ -241,6 +241,13 @@ class ReadoptTest(unittest.TestCase):
         return v, P.voip_service_pb2_grpc.VoipServiceStub(channel)
 
     def kill9(self, v):
+        # A crash keeps what voipd had committed (what subscribers could
+        # see); StartCall and an inbound webhook answer before their batch is
+        # on disk (docs/history.md). ListCalls waits for the journal, so
+        # everything so far is on disk when the kill comes.
+        with grpc.insecure_channel(v.addr) as channel:
+            P.voip_service_pb2_grpc.VoipServiceStub(channel).ListCalls(
+                P.voip_service_pb2.ListCallsRequest(page_size=1), timeout=RPC_TIMEOUT)
         v.proc.send_signal(signal.SIGKILL)
         v.proc.wait(10)
 
