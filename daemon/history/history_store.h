@@ -75,7 +75,10 @@ class HistoryStore {
  private:
   explicit HistoryStore(HistoryOptions options) : options_(std::move(options)) {}
   absl::Status PrepareWriter();
-  absl::Status WriteEvent(const voip::v1::CallEvent& event);
+  absl::Status InsertEvent(const voip::v1::CallEvent& event);
+  // The call's row from its newest event in a batch; `first_sequence` is
+  // the batch's first event of the call (its creation order if it is new).
+  absl::Status UpsertCall(const voip::v1::CallEvent& latest, uint64_t first_sequence);
   absl::Status WriteKey(const IdempotencyRecord& record);
 
   HistoryOptions options_;
