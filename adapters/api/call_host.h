@@ -66,7 +66,9 @@ class CallHost {
                                                                InboundCall call) = 0;
 
   // Places an outbound call on `system_name`; `done` gets the session (or
-  // the same error StartCall would return), exactly once, on any thread.
+  // the same error StartCall would return), exactly once, on any thread —
+  // possibly before PlaceCall returns, and the core calls back into the
+  // adapter's StartCall on this thread: never call it holding your locks.
   virtual void PlaceCall(absl::string_view system_name, PlaceCallRequest request,
                          SessionCallback done) = 0;
 
