@@ -2,7 +2,7 @@
 
 #include <mutex>
 
-#include <curl/curl.h>
+#include "adapters/twilio/curl_api.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -16,10 +16,9 @@ namespace {
 CURLM* Multi(void* p) { return static_cast<CURLM*>(p); }
 
 void GlobalInitOnce() {
-  // curl_global_init is not guaranteed thread-safe on every libcurl build:
-  // run it once, before any transport thread exists.
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  // curl_global_init runs once inside the loader (curl_api.cc), before any
+  // transport thread exists.
+  Curl();
 }
 
 long Millis(absl::Duration d) { return static_cast<long>(absl::ToInt64Milliseconds(d)); }
@@ -37,8 +36,8 @@ struct HttpTransport::Transfer {
   char error[CURL_ERROR_SIZE] = {0};
 
   ~Transfer() {
-    if (headers != nullptr) curl_slist_free_all(headers);
-    if (easy != nullptr) curl_easy_cleanup(easy);
+    if (headers != nullptr) Curl().slist_free_all(headers);
+    if (easy != nullptr) Curl().easy_cleanup(easy);
   }
 
   static size_t OnBody(char* data, size_t size, size_t n, void* user) {
@@ -74,15 +73,15 @@ struct HttpTransport::Transfer {
 
 HttpTransport::HttpTransport(TransportOptions options) : options_(std::move(options)) {
   GlobalInitOnce();
-  multi_ = curl_multi_init();
+  multi_ = Curl().multi_init();
   // Keep a few idle connections for reuse; Twilio traffic goes to one host.
-  curl_multi_setopt(Multi(multi_), CURLMOPT_MAXCONNECTS, 8L);
+  Curl().multi_setopt(Multi(multi_), CURLMOPT_MAXCONNECTS, 8L);
   thread_ = std::thread([this] { Run(); });
 }
 
 HttpTransport::~HttpTransport() {
   Stop();
-  curl_multi_cleanup(Multi(multi_));
+  Curl().multi_cleanup(Multi(multi_));
 }
 
 void HttpTransport::Send(HttpRequest request, HttpCallback done) {
@@ -90,7 +89,7 @@ void HttpTransport::Send(HttpRequest request, HttpCallback done) {
     absl::MutexLock lock(&mu_);
     if (!stopping_) {
       queue_.emplace_back(std::move(request), std::move(done));
-      curl_multi_wakeup(Multi(multi_));
+      Curl().multi_wakeup(Multi(multi_));
       return;
     }
   }
@@ -105,7 +104,7 @@ void HttpTransport::Stop() {
     absl::MutexLock lock(&mu_);
     if (stopped_) return;
     stopped_ = stopping_ = true;
-    curl_multi_wakeup(Multi(multi_));
+    Curl().multi_wakeup(Multi(multi_));
   }
   if (thread_.joinable()) {
     if (thread_.get_id() == std::this_thread::get_id()) {
@@ -117,61 +116,61 @@ void HttpTransport::Stop() {
 }
 
 void HttpTransport::Start(std::unique_ptr<Transfer> t) {
-  CURL* easy = curl_easy_init();
+  CURL* easy = Curl().easy_init();
   t->easy = easy;
   t->max_bytes = options_.max_response_bytes;
-  curl_easy_setopt(easy, CURLOPT_URL, t->request.url.c_str());
-  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM in a threaded daemon
-  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, Millis(options_.connect_timeout));
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, Millis(options_.request_timeout));
-  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-  if (t->request.fresh_connection) curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
-  curl_easy_setopt(easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
+  Curl().easy_setopt(easy, CURLOPT_URL, t->request.url.c_str());
+  Curl().easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  Curl().easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+  Curl().easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM in a threaded daemon
+  Curl().easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+  Curl().easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+  Curl().easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, Millis(options_.connect_timeout));
+  Curl().easy_setopt(easy, CURLOPT_TIMEOUT_MS, Millis(options_.request_timeout));
+  Curl().easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (t->request.fresh_connection) Curl().easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+  Curl().easy_setopt(easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  Curl().easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
   if (!t->request.user.empty()) {
-    curl_easy_setopt(easy, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
-    curl_easy_setopt(easy, CURLOPT_USERNAME, t->request.user.c_str());
-    curl_easy_setopt(easy, CURLOPT_PASSWORD, t->request.password.c_str());
+    Curl().easy_setopt(easy, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+    Curl().easy_setopt(easy, CURLOPT_USERNAME, t->request.user.c_str());
+    Curl().easy_setopt(easy, CURLOPT_PASSWORD, t->request.password.c_str());
   }
-  t->headers = curl_slist_append(t->headers, "Accept: application/json");
+  t->headers = Curl().slist_append(t->headers, "Accept: application/json");
   if (t->request.method == "POST") {
     t->headers =
-        curl_slist_append(t->headers, "Content-Type: application/x-www-form-urlencoded");
+        Curl().slist_append(t->headers, "Content-Type: application/x-www-form-urlencoded");
     // No "Expect: 100-continue" round trip before bodies over 1 KiB (TwiML).
-    t->headers = curl_slist_append(t->headers, "Expect:");
-    curl_easy_setopt(easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->request.body.c_str());
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+    t->headers = Curl().slist_append(t->headers, "Expect:");
+    Curl().easy_setopt(easy, CURLOPT_POST, 1L);
+    Curl().easy_setopt(easy, CURLOPT_POSTFIELDS, t->request.body.c_str());
+    Curl().easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(t->request.body.size()));
   } else {
-    curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    Curl().easy_setopt(easy, CURLOPT_HTTPGET, 1L);
   }
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Transfer::OnBody);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, t.get());
-  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Transfer::OnHeader);
-  curl_easy_setopt(easy, CURLOPT_HEADERDATA, t.get());
-  curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
-  curl_multi_add_handle(Multi(multi_), easy);
+  Curl().easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
+  Curl().easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Transfer::OnBody);
+  Curl().easy_setopt(easy, CURLOPT_WRITEDATA, t.get());
+  Curl().easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Transfer::OnHeader);
+  Curl().easy_setopt(easy, CURLOPT_HEADERDATA, t.get());
+  Curl().easy_setopt(easy, CURLOPT_PRIVATE, t.get());
+  Curl().multi_add_handle(Multi(multi_), easy);
   active_.push_back(std::move(t));
 }
 
 void HttpTransport::Finish(Transfer* t, int code) {
-  curl_multi_remove_handle(Multi(multi_), t->easy);
+  Curl().multi_remove_handle(Multi(multi_), t->easy);
   HttpResult result;
   const auto c = static_cast<CURLcode>(code);
   if (c == CURLE_OK) {
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->response.status);
+    Curl().easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->response.status);
     result.response = std::move(t->response);
   } else {
-    result.error = t->error[0] != '\0' ? t->error : curl_easy_strerror(c);
+    result.error = t->error[0] != '\0' ? t->error : Curl().easy_strerror(c);
     // Zero when libcurl never got as far as sending the request.
     curl_off_t sending_at = 0;
-    curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &sending_at);
+    Curl().easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &sending_at);
     switch (c) {
       case CURLE_COULDNT_RESOLVE_HOST:
       case CURLE_COULDNT_RESOLVE_PROXY:
@@ -222,15 +221,15 @@ void HttpTransport::Run() {
       Start(std::move(t));
     }
     int running = 0;
-    curl_multi_perform(Multi(multi_), &running);
+    Curl().multi_perform(Multi(multi_), &running);
     int left = 0;
-    while (CURLMsg* msg = curl_multi_info_read(Multi(multi_), &left)) {
+    while (CURLMsg* msg = Curl().multi_info_read(Multi(multi_), &left)) {
       if (msg->msg != CURLMSG_DONE) continue;
       Transfer* t = nullptr;
-      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
+      Curl().easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
       Finish(t, msg->data.result);
     }
-    curl_multi_poll(Multi(multi_), nullptr, 0, 1000, nullptr);
+    Curl().multi_poll(Multi(multi_), nullptr, 0, 1000, nullptr);
   }
   // Stopping: everything not finished completes as kShutdown.
   std::vector<std::unique_ptr<Transfer>> active;
@@ -241,7 +240,7 @@ void HttpTransport::Run() {
     queued.swap(queue_);
   }
   for (auto& t : active) {
-    curl_multi_remove_handle(Multi(multi_), t->easy);
+    Curl().multi_remove_handle(Multi(multi_), t->easy);
     HttpResult result;
     result.failure = TransportFailure::kShutdown;
     result.error = "the HTTP transport stopped";

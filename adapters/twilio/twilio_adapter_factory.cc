@@ -1,5 +1,7 @@
 // Registers the `twilio` type; this file does nothing else.
 #include "adapters/api/registry.h"
+#include "adapters/api/voip_error.h"
+#include "adapters/twilio/curl_api.h"
 #include "adapters/twilio/twilio_adapter.h"
 #include "adapters/twilio/twilio_config.h"
 
@@ -17,6 +19,10 @@ class TwilioAdapterFactory final
   }
   absl::StatusOr<AdapterPtr> CreateTyped(const voip::config::v1::TwilioAdapterConfig& config,
                                          const AdapterContext& context) const override {
+    // libcurl is loaded only when a twilio system exists (curl_api.h).
+    if (absl::Status loaded = LoadCurl(); !loaded.ok()) {
+      return ConfigurationError(std::string(loaded.message()));
+    }
     absl::StatusOr<std::shared_ptr<TwilioAdapter>> adapter =
         TwilioAdapter::Create(SettingsFromConfig(config), context);
     if (!adapter.ok()) return adapter.status();

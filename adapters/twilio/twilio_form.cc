@@ -1,6 +1,6 @@
 #include "adapters/twilio/twilio_form.h"
 
-#include <curl/curl.h>
+#include "adapters/twilio/curl_api.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
@@ -10,10 +10,10 @@ namespace {
 
 std::string Escape(absl::string_view text) {
   // Since libcurl 7.82 the handle may be null: escaping needs no transfer.
-  char* escaped = curl_easy_escape(nullptr, text.data(), static_cast<int>(text.size()));
+  char* escaped = Curl().easy_escape(nullptr, text.data(), static_cast<int>(text.size()));
   if (escaped == nullptr) return std::string();
   std::string out(escaped);
-  curl_free(escaped);
+  Curl().free(escaped);
   return out;
 }
 
@@ -35,11 +35,11 @@ absl::StatusOr<std::string> Unescape(absl::string_view text) {
     if (c == '+') c = ' ';
   }
   int length = 0;
-  char* raw = curl_easy_unescape(nullptr, plus_as_space.data(),
+  char* raw = Curl().easy_unescape(nullptr, plus_as_space.data(),
                                  static_cast<int>(plus_as_space.size()), &length);
   if (raw == nullptr) return absl::InvalidArgumentError("cannot decode form value");
   std::string out(raw, static_cast<size_t>(length));
-  curl_free(raw);
+  Curl().free(raw);
   if (out.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError("NUL byte in form value");
   }
