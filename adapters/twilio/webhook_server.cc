@@ -11,6 +11,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "adapters/api/tcp_listener.h"
 #include "adapters/api/voip_error.h"
 
 namespace voipd::adapters::twilio {
@@ -132,39 +133,13 @@ WebhookServer::~WebhookServer() = default;
 
 absl::StatusOr<std::shared_ptr<WebhookServer>> WebhookServer::Start(
     asio::io_context* io, WebhookServerOptions options, WebhookHandler handler) {
-  const std::string listen = options.listen;
-  const size_t colon = listen.rfind(':');
-  uint32_t port = 0;
-  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host == "localhost") host = "127.0.0.1";
-  beast::error_code ec;
-  const asio::ip::address address = asio::ip::make_address(host, ec);
-  if (colon == std::string::npos || ec ||
-      !absl::SimpleAtoi(absl::string_view(listen).substr(colon + 1), &port) || port > 65535) {
-    return ConfigurationError(
-        absl::StrCat("webhook.listen: '", listen, "' is not IP:PORT (e.g. \"127.0.0.1:8089\")"),
-        "webhook.listen");
-  }
   std::shared_ptr<WebhookServer> server(new WebhookServer(std::move(options), std::move(handler)));
   server->impl_ = std::make_unique<Impl>(io);
-  tcp::acceptor& acceptor = server->impl_->acceptor;
-  const tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return ConfigurationError(
-        absl::StrCat("webhook.listen: cannot listen on ", listen, ": ", ec.message()),
-        "webhook.listen");
+  if (absl::Status s = ListenOn(server->impl_->acceptor, server->options_.listen,
+                                "webhook.listen", &server->local_address_);
+      !s.ok()) {
+    return s;
   }
-  const tcp::endpoint bound = acceptor.local_endpoint(ec);
-  server->local_address_ = bound.address().is_v6()
-                               ? absl::StrCat("[", bound.address().to_string(), "]:", bound.port())
-                               : absl::StrCat(bound.address().to_string(), ":", bound.port());
   server->Accept();
   return server;
 }

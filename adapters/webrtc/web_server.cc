@@ -25,6 +25,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "adapters/api/tcp_listener.h"
 #include "adapters/api/voip_error.h"
 #include "adapters/webrtc/static_files.h"
 
@@ -394,21 +395,6 @@ void ServerImpl::Stop() {
 absl::StatusOr<std::shared_ptr<WebServer>> WebServer::Start(asio::io_context* io,
                                                             WebServerOptions options,
                                                             WebServerHandlers handlers) {
-  const std::string listen = options.listen;
-  const size_t colon = listen.rfind(':');
-  uint32_t port = 0;
-  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host == "localhost") host = "127.0.0.1";
-  beast::error_code ec;
-  const asio::ip::address address = asio::ip::make_address(host, ec);
-  if (colon == std::string::npos || ec ||
-      !absl::SimpleAtoi(absl::string_view(listen).substr(colon + 1), &port) || port > 65535) {
-    return ConfigurationError(
-        absl::StrCat("listen: '", listen, "' is not IP:PORT (e.g. \"127.0.0.1:8089\")"), "listen");
-  }
   std::error_code fs_ec;
   std::filesystem::path root = std::filesystem::canonical(options.web_root, fs_ec);
   if (fs_ec || !std::filesystem::is_directory(root)) {
@@ -416,6 +402,7 @@ absl::StatusOr<std::shared_ptr<WebServer>> WebServer::Start(asio::io_context* io
         absl::StrCat("web_root: '", options.web_root, "' is not a readable directory"), "web_root");
   }
   const bool use_tls = !options.tls_cert_pem.empty();
+  beast::error_code ec;
   auto server = std::make_shared<ServerImpl>(io, std::move(options), std::move(handlers));
   server->root = std::move(root);
   if (use_tls) {
@@ -434,20 +421,11 @@ absl::StatusOr<std::shared_ptr<WebServer>> WebServer::Start(asio::io_context* io
                                 "tls_key_file");
     }
   }
-  tcp::acceptor& acceptor = server->acceptor;
-  const tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return ConfigurationError(absl::StrCat("listen: cannot listen on ", listen, ": ", ec.message()),
-                              "listen");
+  if (absl::Status s = ListenOn(server->acceptor, server->options.listen, "listen",
+                                &server->local);
+      !s.ok()) {
+    return s;
   }
-  const tcp::endpoint bound = acceptor.local_endpoint(ec);
-  server->local = bound.address().is_v6()
-                      ? absl::StrCat("[", bound.address().to_string(), "]:", bound.port())
-                      : absl::StrCat(bound.address().to_string(), ":", bound.port());
   server->Accept();
   return std::shared_ptr<WebServer>(server);
 }
