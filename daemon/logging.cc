@@ -29,6 +29,9 @@ std::atomic<int> g_format{static_cast<int>(LogFormat::kText)};
 // "fails silently"), so look for its socket when the format is chosen.
 std::atomic<bool> g_journal_available{false};
 constexpr char kJournalSocket[] = "/run/systemd/journal/socket";
+// Tests point this elsewhere to exercise the no-journald fallback on
+// machines where journald runs.
+std::atomic<const char*> g_journal_socket{kJournalSocket};
 
 absl::Mutex g_sink_mu;
 std::function<void(absl::string_view)>* g_sink ABSL_GUARDED_BY(g_sink_mu) = nullptr;
@@ -156,10 +159,14 @@ bool ParseLogFormat(absl::string_view name, LogFormat* format) {
   return true;
 }
 
+void SetJournalSocketForTesting(const char* path) {
+  g_journal_socket.store(path != nullptr ? path : kJournalSocket);
+}
+
 void SetLogFormat(LogFormat format) {
   if (format == LogFormat::kJournal) {
     struct stat st {};
-    g_journal_available.store(stat(kJournalSocket, &st) == 0 && S_ISSOCK(st.st_mode));
+    g_journal_available.store(stat(g_journal_socket.load(), &st) == 0 && S_ISSOCK(st.st_mode));
   }
   g_format.store(static_cast<int>(format));
 }

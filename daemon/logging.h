@@ -44,6 +44,8 @@ void Log(LogLevel level, absl::string_view component, absl::string_view message)
 // False for anything else.
 bool ParseLogFormat(absl::string_view name, LogFormat* format);
 void SetLogFormat(LogFormat format);
+// Where SetLogFormat(kJournal) looks for journald; nullptr = the real path.
+void SetJournalSocketForTesting(const char* path);
 // Kept for callers that only know text and json.
 inline void SetLogJson(bool json) { SetLogFormat(json ? LogFormat::kJson : LogFormat::kText); }
 

@@ -115,10 +115,8 @@ TEST(LoggingTest, JournalFieldsNameSessionSystemAndPriority) {
 }
 
 TEST(LoggingTest, JournalFormatWithoutJournaldFallsBackToTextOnStderr) {
-  struct stat st {};
-  if (stat("/run/systemd/journal/socket", &st) == 0) {
-    GTEST_SKIP() << "journald runs here; the fallback is for machines without it";
-  }
+  // As on a machine without journald, wherever this test runs.
+  SetJournalSocketForTesting("/nonexistent/voipd-test/journal/socket");
   char path[] = "/tmp/voipd-logging-test-XXXXXX";
   const int file = mkstemp(path);
   ASSERT_GE(file, 0);
@@ -129,6 +127,7 @@ TEST(LoggingTest, JournalFormatWithoutJournaldFallsBackToTextOnStderr) {
   SetLogFormat(LogFormat::kJournal);
   LogWarn("calls", "to the journal, or else stderr", {{"session_id", "s-5"}});
   SetLogFormat(LogFormat::kText);
+  SetJournalSocketForTesting(nullptr);
   fflush(stderr);
   dup2(saved, STDERR_FILENO);
   close(saved);
