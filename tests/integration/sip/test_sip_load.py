@@ -30,8 +30,11 @@ class LoadTest(SipTestCase):
         sipp = self.sipp("answer.xml", calls=count, timeout=90, trace=False)
         self.start_voipd({"trunk": sip_system(sipp.addr, media=media, max_calls=count,
                                               response_timeout="10s")})
+        # after_sequence=0 (this daemon is fresh): no event is missed while the
+        # subscription is still on its way to the server.
         events = Stream(self.stub.SubscribeCallEvents(
-            pb.SubscribeCallEventsRequest(filter=pb.CallEventFilter(system_name="trunk")),
+            pb.SubscribeCallEventsRequest(filter=pb.CallEventFilter(system_name="trunk"),
+                                          after_sequence=0),
             timeout=120))
         self.addCleanup(events.cancel)
 

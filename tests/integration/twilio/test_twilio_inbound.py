@@ -35,7 +35,10 @@ class Events:
     def __init__(self, stub):
         self.events = []
         self._cond = threading.Condition()
-        self._call = stub.SubscribeCallEvents(pb.SubscribeCallEventsRequest(), timeout=300)
+        # after_sequence=0: replay from the start, so that no event is missed
+        # while the subscription is still on its way to the server.
+        self._call = stub.SubscribeCallEvents(pb.SubscribeCallEventsRequest(after_sequence=0),
+                                              timeout=300)
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self):
