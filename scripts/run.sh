@@ -8,8 +8,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
 VOIPD_BUILD_TESTS=OFF "$root/scripts/build.sh" -DVOIPD_BUILD_TESTS=OFF
 echo "voipd: starting; in another terminal try: build/clients/voipctl/voipctl call +12015550100 --watch"
-# Keep call history across restarts in build/state unless told otherwise.
+# On the embedded default, keep call history across restarts in build/state;
+# a config file (or --state-dir) decides for itself.
 case " $* " in
-  *" --state-dir"*) exec "$root/build/daemon/voipd" "$@" ;;
+  *" --state-dir"* | *" --config"* | *" -c "*) exec "$root/build/daemon/voipd" "$@" ;;
   *) exec "$root/build/daemon/voipd" --state-dir "$root/build/state" "$@" ;;
 esac
