@@ -111,7 +111,12 @@ void CallRegistry::OnProviderEvent(adapters::ProviderEvent event) {
       const std::string line = absl::StrCat("dropped event: ", result.rejection);
       const LogFields fields = {{"session_id", event.session_id},
                                 {"system", record.session.system_name()}};
-      result.duplicate ? LogDebug("registry", line, fields) : LogWarn("registry", line, fields);
+      // A fact arriving after the call ended is the ordinary race of EndCall
+      // against the far end (e.g. an answer on its way): debug, like a
+      // duplicate. Anything else the machine refuses is worth a warning.
+      (result.duplicate || IsTerminal(record.session.status()))
+          ? LogDebug("registry", line, fields)
+          : LogWarn("registry", line, fields);
       return;
     }
     voip::v1::CallEvent out;
