@@ -15,6 +15,11 @@ namespace voipd::adapters {
 // Binds and listens `acceptor` on `listen` ("127.0.0.1:8089", "[::1]:0",
 // "localhost:8089"). CONFIGURATION_ERROR naming `field` when `listen` is not
 // IP:PORT or the port cannot be bound. On success `bound` is "IP:PORT".
+// True for addresses only this host can reach: unix:..., 127.0.0.0/8,
+// [::1] and localhost (with or without a port or a gRPC ipv4:/ipv6: scheme).
+// The daemon's listener policy and adapters' own listeners share it.
+bool IsLocalAddress(const std::string& address);
+
 absl::Status ListenOn(boost::asio::ip::tcp::acceptor& acceptor, const std::string& listen,
                       const std::string& field, std::string* bound);
 

@@ -1,5 +1,7 @@
 #include "adapters/twilio/twilio_config.h"
 
+#include "adapters/api/tcp_listener.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -177,16 +179,10 @@ absl::Status CheckTimings(TwilioAdapterConfig& c) {
 }  // namespace
 
 bool IsLoopbackHost(absl::string_view host) {
+  // A URL's host: "127.0.0.1", "[::1]", "localhost" (IsLocalAddress also
+  // takes them), or a bare "::1", which it would read as host ":" port "1".
   const std::string h = absl::AsciiStrToLower(host);
-  if (h == "localhost" || h == "[::1]" || h == "::1") return true;
-  // 127.0.0.0/8, as a dotted quad: "127.evil.example" is a name, not loopback.
-  std::vector<absl::string_view> octets = absl::StrSplit(h, '.');
-  if (octets.size() != 4 || octets[0] != "127") return false;
-  for (absl::string_view octet : octets) {
-    uint32_t value = 0;
-    if (!absl::SimpleAtoi(octet, &value) || value > 255) return false;
-  }
-  return true;
+  return h == "::1" || IsLocalAddress(h);
 }
 
 bool ParseHttpUrl(absl::string_view url, std::string* scheme, std::string* host) {

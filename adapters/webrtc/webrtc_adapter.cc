@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "adapters/api/tcp_listener.h"
 #include "adapters/api/voip_error.h"
 #include "adapters/webrtc/webrtc_log.h"
 
@@ -24,15 +25,6 @@ absl::Duration SecondsOr(double seconds, absl::Duration fallback) {
   return seconds > 0 ? absl::Seconds(seconds) : fallback;
 }
 
-bool IsLoopback(const std::string& listen) {
-  const size_t colon = listen.rfind(':');
-  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
-  if (host == "localhost" || host == "[::1]") return true;
-  if (!absl::StartsWith(host, "127.")) return false;
-  int dots = 0;
-  for (char c : host) dots += c == '.';
-  return dots == 3;
-}
 
 }  // namespace
 
@@ -42,7 +34,7 @@ WebRtcAdapter::WebRtcAdapter(const voip::config::v1::WebRtcAdapterConfig& config
 
 absl::StatusOr<std::shared_ptr<WebRtcAdapter>> WebRtcAdapter::Create(
     const voip::config::v1::WebRtcAdapterConfig& config, const AdapterContext& context) {
-  if (!IsLoopback(config.listen())) {
+  if (!IsLocalAddress(config.listen())) {
     const bool open = context.host == nullptr || !context.host->AuthenticationRequired();
     if (open) {
       return ConfigurationError(

@@ -11,9 +11,6 @@
 
 namespace voipd {
 
-// unix:..., 127.0.0.0/8, [::1] and localhost.
-bool IsLocalListener(const std::string& address);
-
 // INVALID_ARGUMENT naming the first address that is not local when nobody
 // has to authenticate and allow_insecure is off. `what` prefixes the
 // message ("listen" → "listen[0]: ...").

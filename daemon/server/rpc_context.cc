@@ -17,8 +17,14 @@ std::string CodeName(absl::StatusCode code) {
 void AuditLine(bool allowed, absl::string_view token, absl::string_view peer,
                absl::string_view method, absl::string_view session_id,
                absl::string_view outcome, absl::string_view system) {
-  LogWithFields(allowed ? LogLevel::kInfo : LogLevel::kWarn, "audit",
-                allowed ? "allowed" : "denied",
+  // Without tokens an "allowed" line names no one (the calls lines already
+  // say what happened): debug, so a busy daemon does not write one per RPC
+  // for nothing (bench scenario a). Denials and real tokens stay visible.
+  const LogLevel level = !allowed                   ? LogLevel::kWarn
+                         : token == "anonymous"     ? LogLevel::kDebug
+                                                    : LogLevel::kInfo;
+  if (!LogEnabled(level)) return;
+  LogWithFields(level, "audit", allowed ? "allowed" : "denied",
                 {{"token", token}, {"peer", peer}, {"rpc", method}, {"session_id", session_id},
                  {"system", system}, {"outcome", outcome}});
 }
@@ -54,22 +60,10 @@ void RpcContext::Finish(grpc::ServerUnaryReactor* reactor, const absl::Status& s
   deps_.metrics->CounterAdd(kRpcs, {{"method", method_}, {"code", CodeName(status.code())}});
   const std::optional<Scope> scope = RequiredScope(method_);
   if (scope == kScopeCallsWrite && principal_name_ != "-") {
-    // Without tokens there is no one to hold to account: the "calls" lines
-    // already say what happened, so "allowed" lines for anonymous clients
-    // are debug (a busy click-to-call daemon wrote one line per RPC for
-    // nothing; bench scenario a). Denials are always logged.
-    if (principal_name_ == "anonymous") {
-      if (LogEnabled(LogLevel::kDebug)) {
-        LogWithFields(LogLevel::kDebug, "audit", "allowed",
-                      {{"token", principal_name_}, {"peer", peer_}, {"rpc", method_},
-                       {"session_id", session_id}, {"system", system},
-                       {"outcome", status.ok() ? "OK" : CodeName(status.code())}});
-      }
-    } else {
-      AuditLine(true, principal_name_, peer_, method_, session_id,
-                status.ok() ? "OK" : CodeName(status.code()), system);
-    }
+    AuditLine(true, principal_name_, peer_, method_, session_id,
+              status.ok() ? "OK" : CodeName(status.code()), system);
   }
+
   reactor->Finish(ToGrpcStatus(status));
 }
 

@@ -9,6 +9,18 @@
 namespace voipd::adapters {
 namespace {
 
+TEST(TcpListenerTest, RecognisesLocalAddresses) {
+  for (const std::string local : {"127.0.0.1:50051", "127.1.2.3:0", "[::1]:50051",
+                                  "localhost:50051", "unix:/run/voipd/voipd.sock",
+                                  "ipv4:127.0.0.1:1", "127.0.0.1", "[::1]"}) {
+    EXPECT_TRUE(IsLocalAddress(local)) << local;
+  }
+  for (const std::string open : {"0.0.0.0:50051", "[::]:50051", "10.0.0.5:50051",
+                                 "127.example.com:50051", "127.a.b.c:1", "127.0.0.256:1"}) {
+    EXPECT_FALSE(IsLocalAddress(open)) << open;
+  }
+}
+
 TEST(TcpListenerTest, PortZeroBindsAndReportsTheChosenPort) {
   boost::asio::io_context io;
   boost::asio::ip::tcp::acceptor acceptor(io);
