@@ -305,6 +305,34 @@ def plot_d(r, perf_dir, gp):
                 (5, "bare gRPC streaming p99")], True))
 
 
+SIP_STEP_COLUMNS = ("calls/s", "calls", "failed", "StartCall p50 ms", "p99 ms",
+                    "to CONNECTED p50 ms", "p99 ms", "voipd cores", "voipd CPU µs/call", "errors")
+
+
+def sip_steps(r, prefix):
+    """Rows of one voipd rate search (PREFIX_rN.json + PREFIX_uas_rN.json) and its best rate."""
+    rows, best = [], None
+    for p in sorted(glob.glob(os.path.join(r.d, prefix + "_r*.json")),
+                    key=lambda p: int(re.search(r"_r(\d+)", p).group(1))):
+        x = load(p)
+        if not x:
+            continue
+        uas = r.j(os.path.basename(p)[:-5].replace(prefix + "_r", prefix + "_uas_r")) or {}
+        t = x.get("time_to_state_us", {})
+        con = t.get("CALL_STATUS_CONNECTED")
+        s = x.get("server", {})
+        # The same call may fail on both sides: count the larger of the two.
+        failed = max(x.get("failed_total", 0), uas.get("FailedCall(C)") or 0)
+        rows.append((fmt(x.get("rate")), fmt(x.get("calls_total")), fmt(failed),
+                     ms(pct(x["start_us"], "p50")), ms(pct(x["start_us"], "p99")),
+                     ms(pct(con, "p50")), ms(pct(con, "p99")), fmt(s.get("cores"), 2),
+                     fmt(s.get("cpu_us_per_call"), 0),
+                     ", ".join("%s %s" % (k, v) for k, v in x.get("errors", {}).items()) or "—"))
+        if failed == 0 and x.get("calls_total"):
+            best = max(best or 0, x.get("calls_per_s") or x.get("rate"))
+    return rows, best
+
+
 def scenario_b(r):
     summary = []
     out = ["### b. StartCall through `sip` to a SIPp UAS (5 s hold, BYE)\n"]
@@ -327,26 +355,8 @@ def scenario_b(r):
                          fmt(uas.get("FailedCall(C)")), fmt(achieved), fmt(x.get("exit_code"))))
         if ok:
             ref_best = max(ref_best or 0, min(achieved, x.get("rate")))
-    v_rows, v_best, v_failed_any = [], None, 0
-    for p in sorted(glob.glob(os.path.join(r.d, "b_voipd_r*.json")),
-                    key=lambda p: int(re.search(r"_r(\d+)", p).group(1))):
-        x = load(p)
-        if not x:
-            continue
-        uas = r.j(os.path.basename(p)[:-5].replace("b_voipd_r", "b_voipd_uas_r")) or {}
-        t = x.get("time_to_state_us", {})
-        con = t.get("CALL_STATUS_CONNECTED")
-        s = x.get("server", {})
-        # The same call may fail on both sides: count the larger of the two.
-        failed = max(x.get("failed_total", 0), uas.get("FailedCall(C)") or 0)
-        v_rows.append((fmt(x.get("rate")), fmt(x.get("calls_total")), fmt(failed),
-                       ms(pct(x["start_us"], "p50")), ms(pct(x["start_us"], "p99")),
-                       ms(pct(con, "p50")), ms(pct(con, "p99")), fmt(s.get("cores"), 2),
-                       fmt(s.get("cpu_us_per_call"), 0),
-                       ", ".join("%s %s" % (k, v) for k, v in x.get("errors", {}).items()) or "—"))
-        if failed == 0 and x.get("calls_total"):
-            v_best = max(v_best or 0, x.get("calls_per_s") or x.get("rate"))
-        v_failed_any += failed
+    v_rows, v_best = sip_steps(r, "b_voipd")
+    list_rows, list_best = sip_steps(r, "b_list")
     ratio = v_best / ref_best if v_best and ref_best else None
     vtxt = fmt(v_best) if v_best else ("not run: " + r.not_run("b_voipd") if r.not_run("b_voipd") else "—")
     summary.append(("b", "max SIP calls/s with 0 failed calls (INVITE…5 s…BYE)", vtxt,
@@ -365,13 +375,14 @@ def scenario_b(r):
                 "`media: none`) → SIPp `uas`; EndCall 5 s after StartCall returns. A call counts as "
                 "failed if any RPC fails, it was never answered, it ended other than DISCONNECTED, "
                 "or SIPp's UAS counted it failed. The search stops at the first step with a failure. "
-                "Each step places calls for only a few seconds, while the SIP stack's transaction "
-                "timers live ~32 s and voipd's cost per call grows with their number (see *Where the "
-                "time goes*): the rate found here is an upper bound of what voipd sustains.\n",
-                md_table(("calls/s", "calls", "failed", "StartCall p50 ms", "p99 ms",
-                          "to CONNECTED p50 ms", "p99 ms", "voipd cores", "voipd CPU µs/call",
-                          "errors"), v_rows), "",
+                "libre's timers run on voipd's heap (`adapters/sip/libre_timers.h`), so the cost per "
+                "call does not depend on how many SIP timers are running.\n",
+                md_table(SIP_STEP_COLUMNS, v_rows), "",
                 "![SIP StartCall latency against load](perf/b_latency.png)\n"]
+        if list_rows:
+            out += ["The same build with libre's own sorted timer list (`VOIPD_LIBRE_TIMERS=list`), "
+                    "for comparison (best: %s calls/s):\n" % (fmt(list_best) if list_best else "none"),
+                    md_table(SIP_STEP_COLUMNS, list_rows), ""]
     elif r.not_run("b_voipd"):
         out += ["voipd: not run: %s\n" % r.not_run("b_voipd")]
     out += ["Commands:\n", code_block(r.cmds("b_"))]
