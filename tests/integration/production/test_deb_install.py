@@ -33,7 +33,8 @@ WANTS = "/etc/systemd/system/multi-user.target.wants/voipd.service"
 PACKAGED = ["/usr/sbin/voipd", "/usr/bin/voipctl", "/usr/lib/systemd/system/voipd.service",
             "/usr/lib/systemd/system/voipd.socket", "/usr/lib/sysusers.d/voipd.conf",
             "/usr/lib/tmpfiles.d/voipd.conf", "/usr/share/doc/voipd/voipd.example.yaml",
-            "/usr/share/doc/voipd/operations.md", "/usr/share/voipd/web/index.html",
+            "/usr/share/doc/voipd/operations.md", "/usr/share/doc/voipd/copyright",
+            "/usr/share/voipd/web/index.html",
             "/usr/share/voipd/web/app.js", "/usr/share/voipd/web/style.css"]
 
 # Runs as the holder: pid 1 of the new PID namespace, in the new mount and
