@@ -39,6 +39,11 @@ void LogWithFields(LogLevel level, absl::string_view component, absl::string_vie
                    LogFields fields);
 void Log(LogLevel level, absl::string_view component, absl::string_view message);
 
+// Text and JSON lines at info and debug may wait a few milliseconds to be
+// written together (daemon/stderr_batcher.h); this writes them now, e.g.
+// before writing to stderr directly. Also done at exit.
+void FlushLogs();
+
 // log_format from the config: "text", "json", "journal" or "auto" (journal
 // when stderr is journald's stream, see StderrIsJournal(), else text).
 // False for anything else.

@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
       embedded ? voipd::LoadConfigText(voipd::kEmbeddedDefaultConfig, "(embedded default)")
                : voipd::LoadConfigFile(config_path);
   if (!settings.ok()) {
+    voipd::FlushLogs();
     std::fprintf(stderr, "voipd: invalid configuration: %s\n",
                  std::string(settings.status().message()).c_str());
     return 1;
@@ -113,11 +114,13 @@ int main(int argc, char** argv) {
 
   voipd::Daemon daemon(embedded ? "" : config_path);
   if (absl::Status started = daemon.Start(*settings); !started.ok()) {
+    voipd::FlushLogs();  // the log lines before it come first
     std::fprintf(stderr, "voipd: cannot start: %s\n", std::string(started.message()).c_str());
     return 1;
   }
   if (!ready_file.empty() &&
       !WriteReadyFile(ready_file, daemon.listen_addresses(), daemon.metrics_address())) {
+    voipd::FlushLogs();
     std::fprintf(stderr, "voipd: cannot write ready file %s\n", ready_file.c_str());
     daemon.Shutdown();
     return 1;

@@ -145,10 +145,17 @@ void CallController::StartCall(const voip::v1::StartCallRequest& request, Sessio
     std::move(done)(s);
     return;
   }
-  voip::v1::StartCallRequest keyed = request;
-  keyed.clear_request_id();
+  // The idempotency key's fingerprint leaves the request_id out; without a
+  // request_id there is no key, and no copy to make.
+  voip::v1::StartCallRequest keyed;
+  if (!request.request_id().empty()) {
+    keyed = request;
+    keyed.clear_request_id();
+  }
+  // WithIdempotency runs `work` before it returns (or never), so `request`
+  // outlives it: no copy of the request per call.
   WithIdempotency("StartCall", request.request_id(), keyed, std::move(done),
-                  [this, request](SessionCallback done) mutable {
+                  [this, &request](SessionCallback done) mutable {
                     DoStartCall(request, std::move(done));
                   });
 }
@@ -310,12 +317,13 @@ void CallController::DoEndCall(const std::string& session_id, SessionCallback do
     std::move(done)(past.ok() ? past : call.status());
     return;
   }
-  if (IsTerminal(call->session.status())) {
-    std::move(done)(call->session);  // ending an ended call changes nothing
+  const CallSession& session = *call->session;
+  if (IsTerminal(session.status())) {
+    std::move(done)(session);  // ending an ended call changes nothing
     return;
   }
   if (!call->adapter->capabilities().can_end) {
-    std::move(done)(UnsupportedOperationError(call->session.system_name(), "EndCall"));
+    std::move(done)(UnsupportedOperationError(session.system_name(), "EndCall"));
     return;
   }
   absl::Duration timeout;
@@ -323,11 +331,11 @@ void CallController::DoEndCall(const std::string& session_id, SessionCallback do
     absl::MutexLock lock(&mu_);
     timeout = limits_.end_call_timeout;
   }
-  const std::string system = call->session.system_name();
+  const std::string system = session.system_name();
   ProviderTimer timer(observer_.load(), system, "EndCall");
   call->adapter->EndCall(
-      RefOf(call->session), [this, session_id, system, timeout, timer,
-                             done = std::move(done)](absl::Status status) mutable {
+      RefOf(session), [this, session_id, system, timeout, timer,
+                       done = std::move(done)](absl::Status status) mutable {
         timer.Done(status.ok());
         if (!status.ok()) {
           std::move(done)(WithCallContext(status, session_id, system));
@@ -410,7 +418,7 @@ void CallController::DoToggle(const std::string& session_id, bool hold_not_mute,
     std::move(done)(call.status());
     return;
   }
-  const CallSession& session = call->session;
+  const CallSession& session = *call->session;
   if (IsTerminal(session.status())) {
     std::move(done)(InvalidStateError(
         session_id, absl::StrCat("session_id: the call has ended (", StatusName(session.status()),
@@ -567,7 +575,7 @@ void CallController::EndAllCalls(absl::Duration grace, absl::AnyInvocable<void()
   countdown->done = std::move(done);
   LogInfo("shutdown", absl::StrCat("ending ", active.size(), " active call(s)"));
   for (const CallHandle& call : active) {
-    const std::string id = call.session.session_id();
+    const std::string id = call.session->session_id();
     // The local end after `grace` carries DAEMON_SHUTDOWN so clients can
     // tell a daemon stop from a hangup.
     AwaitEnd(id, grace, "voipd shut down before the provider confirmed the hangup",
@@ -577,8 +585,8 @@ void CallController::EndAllCalls(absl::Duration grace, absl::AnyInvocable<void()
     registry_->OverrideLocalEnd(id, voip::v1::HANGUP_SOURCE_SYSTEM, voip::v1::DAEMON_SHUTDOWN,
                                 "ended because voipd shut down");
     if (call.adapter) {
-      ProviderTimer timer(observer_.load(), call.session.system_name(), "EndCall");
-      call.adapter->EndCall(RefOf(call.session),
+      ProviderTimer timer(observer_.load(), call.session->system_name(), "EndCall");
+      call.adapter->EndCall(RefOf(*call.session),
                             [timer](absl::Status status) { timer.Done(status.ok()); });
     }
   }

@@ -78,7 +78,8 @@ class CallController {
 
  private:
   // Runs `work` under the request_id's idempotency key (if any): the first
-  // request runs it, retries get its result.
+  // request runs it, retries get its result. `work` runs before this
+  // returns or not at all; `request` is only read when request_id is set.
   void WithIdempotency(const std::string& method, const std::string& request_id,
                        const google::protobuf::Message& request, SessionCallback done,
                        absl::AnyInvocable<void(SessionCallback) &&> work);

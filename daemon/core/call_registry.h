@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -22,9 +23,17 @@
 
 namespace voipd {
 
+struct TransitionResult;
+
+// An immutable view of a call as it was at one moment. Usually it points
+// into the call's latest published CallEvent (which owns it), so recording a
+// transition copies no session; a change that publishes nothing
+// (SetProviderCallId) replaces it with a fresh copy rather than editing it.
+using CallSessionPtr = std::shared_ptr<const voip::v1::CallSession>;
+
 // A call as the controller needs it: a snapshot plus the adapter that owns it.
 struct CallHandle {
-  voip::v1::CallSession session;
+  CallSessionPtr session;  // never null
   adapters::AdapterPtr adapter;
 };
 
@@ -39,8 +48,9 @@ class CallRegistry final : public adapters::CallEventSink {
 
   CallRegistry(EventBus* bus, RegistryLimits limits);
 
-  // Adds a call in INITIATING and publishes that first event.
-  voip::v1::CallSession Create(voip::v1::CallSession session, adapters::AdapterPtr adapter);
+  // Adds a call in INITIATING and publishes that first event; returns the
+  // call as published.
+  CallSessionPtr Create(voip::v1::CallSession session, adapters::AdapterPtr adapter);
 
   // After a restart: puts back a call that was active, as it was stored,
   // without announcing anything (its events were published before).
@@ -77,19 +87,30 @@ class CallRegistry final : public adapters::CallEventSink {
 
  private:
   struct Record {
-    voip::v1::CallSession session;
+    CallSessionPtr session;
     adapters::AdapterPtr adapter;
     uint64_t index = 0;  // creation order, for stable pagination
     std::vector<TerminalCallback> terminal_callbacks;
     std::optional<adapters::ProviderEvent> local_end_override;
   };
-  void PruneEnded(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  using RecordPtr = std::shared_ptr<Record>;
+  // OnProviderEvent's second half: applies `result` (judged on `judged`) if
+  // the call's session is still `judged`; false if it changed meanwhile.
+  bool Commit(const std::string& session_id, const CallSessionPtr& judged,
+              voip::v1::CallSession next, const TransitionResult& result, absl::Time now);
+  // Forgets ended calls past retention. The records (and, through their
+  // sessions, the last events of those calls) go to `pruned`, to be freed
+  // after mu_ is released.
+  void PruneEnded(absl::Time now, std::vector<RecordPtr>* pruned)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   EventBus* const bus_;
   mutable absl::Mutex mu_;
   RegistryLimits limits_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::shared_ptr<Record>> by_id_ ABSL_GUARDED_BY(mu_);
-  std::map<uint64_t, std::shared_ptr<Record>> by_index_ ABSL_GUARDED_BY(mu_);
+  // Hashed: every RPC and provider event looks a call up by its 36-byte id,
+  // and with max_ended_calls retained a tree walk compared ~14 of them.
+  absl::flat_hash_map<std::string, RecordPtr> by_id_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, RecordPtr> by_index_ ABSL_GUARDED_BY(mu_);
   // Ended calls in the order they ended, for retention.
   std::deque<std::pair<absl::Time, std::string>> ended_ ABSL_GUARDED_BY(mu_);
   uint64_t next_index_ ABSL_GUARDED_BY(mu_) = 1;

@@ -20,9 +20,11 @@ bool EventFilter::Matches(const voip::v1::CallEvent& event) const {
 }
 
 Subscription::Subscription(EventBus* bus, EventFilter filter, uint64_t cursor,
-                           uint64_t replay_until, std::function<void()> wake)
+                           uint64_t replay_until, std::function<void()> wake,
+                           WakeMode wake_mode)
     : bus_(bus),
       filter_(std::move(filter)),
+      wake_mode_(wake_mode),
       cursor_(cursor),
       replay_until_(replay_until),
       wake_(std::move(wake)) {}
@@ -62,9 +64,11 @@ EventBus::EventBus(size_t window, uint64_t max_lag, uint64_t first_sequence)
 
 EventBus::~EventBus() = default;
 
-CallEventPtr EventBus::Publish(voip::v1::CallEvent event, WakeList* deferred) {
+CallEventPtr EventBus::Publish(voip::v1::CallEvent event, WakeList* deferred,
+                              CallEventPtr* evicted) {
   WakeList to_wake;
   CallEventPtr stored;
+  CallEventPtr dropped;  // the event leaving the window is freed after the lock
   {
     absl::MutexLock lock(&mu_);
     event.set_sequence(next_sequence_++);
@@ -72,7 +76,10 @@ CallEventPtr EventBus::Publish(voip::v1::CallEvent event, WakeList* deferred) {
     event.mutable_session()->set_last_sequence(event.sequence());
     stored = std::make_shared<const voip::v1::CallEvent>(std::move(event));
     log_.push_back(stored);
-    while (log_.size() > window_) log_.pop_front();
+    while (log_.size() > window_) {
+      dropped = std::move(log_.front());
+      log_.pop_front();
+    }
     if (journal_) {
       journal_(stored);  // subscribers are woken by MarkDurable
     } else {
@@ -82,6 +89,7 @@ CallEventPtr EventBus::Publish(voip::v1::CallEvent event, WakeList* deferred) {
       }
     }
   }
+  if (evicted != nullptr) *evicted = std::move(dropped);
   if (deferred != nullptr) {
     deferred->insert(deferred->end(), to_wake.begin(), to_wake.end());
   } else {
@@ -123,16 +131,28 @@ void EventBus::Restore(std::vector<voip::v1::CallEvent> events, uint64_t last_se
 }
 
 void EventBus::Dispatch(WakeList subscribers) {
-  if (subscribers.empty()) return;
+  WakeList dispatched;
+  for (auto& weak : subscribers) {
+    auto sub = weak.lock();
+    if (!sub) continue;
+    if (sub->wake_mode_ == WakeMode::kInline) {
+      sub->Wake();
+    } else {
+      dispatched.push_back(std::move(weak));
+    }
+  }
+  // Only streams need the dispatcher; with none waiting (the common case
+  // without subscribers) mu_ is not taken again.
+  if (dispatched.empty()) return;
   WakeDispatcher dispatcher;
   {
     absl::MutexLock lock(&mu_);
     dispatcher = dispatcher_;
   }
   if (dispatcher) {
-    dispatcher(std::move(subscribers));
+    dispatcher(std::move(dispatched));
   } else {
-    Wake(subscribers);
+    Wake(dispatched);
   }
 }
 
@@ -149,7 +169,8 @@ void EventBus::Wake(WakeList& subscribers) {
 
 absl::StatusOr<SubscriptionPtr> EventBus::Subscribe(EventFilter filter,
                                                     std::optional<uint64_t> after_sequence,
-                                                    std::function<void()> wake) {
+                                                    std::function<void()> wake,
+                                                    WakeMode wake_mode) {
   absl::MutexLock lock(&mu_);
   if (closed_) return *closed_;
   const uint64_t last = VisibleLocked();
@@ -167,7 +188,8 @@ absl::StatusOr<SubscriptionPtr> EventBus::Subscribe(EventFilter filter,
     }
     cursor = *after_sequence;
   }
-  SubscriptionPtr sub(new Subscription(this, std::move(filter), cursor, last, std::move(wake)));
+  SubscriptionPtr sub(
+      new Subscription(this, std::move(filter), cursor, last, std::move(wake), wake_mode));
   all_.emplace(sub.get(), sub);
   return sub;
 }

@@ -35,6 +35,14 @@ struct EventFilter {
 
 class EventBus;
 
+// Where a subscriber's wake callback runs. kDispatched: through the bus's
+// dispatcher (the fan-out thread), since a gRPC stream's wake starts a write.
+// kInline: on the publishing thread once it has released its locks, for
+// internal subscribers whose wake is a few counter increments (the metrics):
+// handing those to another thread cost a futex wake and a context switch per
+// event, ~15 % of voipd's CPU in bench scenario a.
+enum class WakeMode { kDispatched, kInline };
+
 // One subscriber's cursor. Thread-safe.
 class Subscription {
  public:
@@ -52,11 +60,12 @@ class Subscription {
  private:
   friend class EventBus;
   Subscription(EventBus* bus, EventFilter filter, uint64_t cursor, uint64_t replay_until,
-               std::function<void()> wake);
+               std::function<void()> wake, WakeMode wake_mode);
   void Wake();
 
   EventBus* const bus_;
   const EventFilter filter_;
+  const WakeMode wake_mode_;
   uint64_t cursor_;       // guarded by bus_->mu_
   // The last sequence when the subscription started: a resume replays up to
   // it on purpose, so lag is only counted from there on.
@@ -80,10 +89,15 @@ class EventBus {
   // Waiting subscribers are woken before returning, or, when `deferred` is
   // given, added to it for the caller to pass to Wake() once it has released
   // its own locks (fan-out must never run under the registry's lock).
-  CallEventPtr Publish(voip::v1::CallEvent event, WakeList* deferred = nullptr);
+  // `evicted`, when given, receives the event that left the window, so that
+  // a caller holding a lock can free it (a whole CallSession) after its
+  // lock rather than under it.
+  CallEventPtr Publish(voip::v1::CallEvent event, WakeList* deferred = nullptr,
+                       CallEventPtr* evicted = nullptr);
   // Wakes `subscribers` on the calling thread.
   static void Wake(WakeList& subscribers);
-  // Wakes `subscribers` through the dispatcher (inline unless one is set).
+  // Wakes `subscribers` through the dispatcher (inline unless one is set);
+  // kInline subscribers are always woken on the calling thread.
   void Dispatch(WakeList subscribers);
   // Where wake-ups run. A wake-up starts a gRPC write per subscriber, so with
   // many subscribers the daemon hands them to a fan-out thread instead of
@@ -94,10 +108,12 @@ class EventBus {
   // after_sequence unset: only events published from now on. Set: every held
   // event after it first; OUT_OF_RANGE if events after it were already
   // dropped from the window; INVALID_ARGUMENT if it is in the future.
-  // `wake` is called (on the publishing thread) when Next() may have more.
+  // `wake` is called when Next() may have more: on the publishing thread
+  // or the dispatcher's, see WakeMode.
   absl::StatusOr<SubscriptionPtr> Subscribe(EventFilter filter,
                                             std::optional<uint64_t> after_sequence,
-                                            std::function<void()> wake);
+                                            std::function<void()> wake,
+                                            WakeMode wake_mode = WakeMode::kDispatched);
 
   // Ends every subscription: their next Next() returns `status`.
   void CloseAll(absl::Status status);

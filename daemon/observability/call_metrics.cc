@@ -38,9 +38,13 @@ absl::StatusOr<std::unique_ptr<CallMetrics>> CallMetrics::Start(EventBus* bus, M
   auto state = std::make_shared<State>();
   state->metrics = metrics;
   std::weak_ptr<State> weak = state;
-  absl::StatusOr<SubscriptionPtr> sub = bus->Subscribe(EventFilter{}, std::nullopt, [weak] {
-    if (auto s = weak.lock()) s->Drain();
-  });
+  // Inline: counting is cheaper than handing the wake to the fan-out thread.
+  absl::StatusOr<SubscriptionPtr> sub = bus->Subscribe(
+      EventFilter{}, std::nullopt,
+      [weak] {
+        if (auto s = weak.lock()) s->Drain();
+      },
+      WakeMode::kInline);
   if (!sub.ok()) return sub.status();
   state->sub = std::move(*sub);
   state->Drain();  // arms the wake-up for the first event

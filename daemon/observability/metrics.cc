@@ -69,7 +69,7 @@ void Metrics::Declare(const std::string& name, std::string help, std::vector<dou
   f.histogram = histogram;
 }
 
-void Metrics::CounterAdd(const std::string& name, const MetricLabels& labels, double value) {
+void Metrics::CounterAdd(absl::string_view name, const MetricLabels& labels, double value) {
   absl::MutexLock lock(&mu_);
   auto it = families_.find(name);
   if (it == families_.end() || it->second.histogram) return;
@@ -78,7 +78,8 @@ void Metrics::CounterAdd(const std::string& name, const MetricLabels& labels, do
   v[0] += value;
 }
 
-void Metrics::HistogramObserve(const std::string& name, const MetricLabels& labels, double value) {
+void Metrics::HistogramObserve(absl::string_view name, const MetricLabels& labels,
+                               double value) {
   absl::MutexLock lock(&mu_);
   auto it = families_.find(name);
   if (it == families_.end() || !it->second.histogram) return;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
 namespace voipd {
@@ -21,8 +22,10 @@ class Metrics {
 
   Metrics();
 
-  void CounterAdd(const std::string& name, const MetricLabels& labels, double value = 1);
-  void HistogramObserve(const std::string& name, const MetricLabels& labels, double value);
+  // `name` is a view so that the constants below are looked up without
+  // building a std::string on every RPC.
+  void CounterAdd(absl::string_view name, const MetricLabels& labels, double value = 1);
+  void HistogramObserve(absl::string_view name, const MetricLabels& labels, double value);
   void AddCollector(Collector collector);
 
   std::string Render() const;
@@ -43,7 +46,7 @@ class Metrics {
                bool histogram);
 
   mutable absl::Mutex mu_;
-  std::map<std::string, Family> families_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Family, std::less<>> families_ ABSL_GUARDED_BY(mu_);
   std::vector<Collector> collectors_ ABSL_GUARDED_BY(mu_);
 };
 

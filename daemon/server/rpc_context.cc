@@ -12,17 +12,19 @@ std::string CodeName(absl::StatusCode code) {
   return absl::StatusCodeToString(code);
 }
 
+// Without tokens an "allowed" line names no one (the calls lines already
+// say what happened): debug, so a busy daemon does not write one per RPC
+// for nothing (bench scenario a). Denials and real tokens stay visible.
+LogLevel AuditLevel(bool allowed, absl::string_view token) {
+  return !allowed ? LogLevel::kWarn : token == "anonymous" ? LogLevel::kDebug : LogLevel::kInfo;
+}
+
 }  // namespace
 
 void AuditLine(bool allowed, absl::string_view token, absl::string_view peer,
                absl::string_view method, absl::string_view session_id,
                absl::string_view outcome, absl::string_view system) {
-  // Without tokens an "allowed" line names no one (the calls lines already
-  // say what happened): debug, so a busy daemon does not write one per RPC
-  // for nothing (bench scenario a). Denials and real tokens stay visible.
-  const LogLevel level = !allowed                   ? LogLevel::kWarn
-                         : token == "anonymous"     ? LogLevel::kDebug
-                                                    : LogLevel::kInfo;
+  const LogLevel level = AuditLevel(allowed, token);
   if (!LogEnabled(level)) return;
   LogWithFields(level, "audit", allowed ? "allowed" : "denied",
                 {{"token", token}, {"peer", peer}, {"rpc", method}, {"session_id", session_id},
@@ -31,7 +33,7 @@ void AuditLine(bool allowed, absl::string_view token, absl::string_view peer,
 
 RpcContext::RpcContext(grpc::CallbackServerContext* ctx, const ServiceDeps& deps,
                        const char* method)
-    : deps_(deps), method_(method), peer_(ctx->peer()), start_(absl::Now()) {
+    : ctx_(ctx), deps_(deps), method_(method), start_(absl::Now()) {
   const auto& metadata = ctx->client_metadata();
   auto it = metadata.find("authorization");
   if (it != metadata.end()) authorization_.emplace(it->second.data(), it->second.size());
@@ -46,12 +48,14 @@ absl::StatusOr<Principal> RpcContext::Authorize(absl::string_view session_id) {
     const std::string reason = CodeName(principal.status().code());
     deps_.metrics->CounterAdd(kAuthFailures, {{"rpc", method_}, {"reason", reason}});
     // The token name is only known when the token matched but lacked scope.
-    AuditLine(false, "-", peer_, method_, session_id, principal.status().message());
+    AuditLine(false, "-", peer(), method_, session_id, principal.status().message());
     return principal.status();
   }
   principal_name_ = principal->name;
   return principal;
 }
+
+std::string RpcContext::peer() const { return ctx_->peer(); }
 
 void RpcContext::Finish(grpc::ServerUnaryReactor* reactor, const absl::Status& status,
                         absl::string_view session_id, absl::string_view system) const {
@@ -59,8 +63,9 @@ void RpcContext::Finish(grpc::ServerUnaryReactor* reactor, const absl::Status& s
                                   absl::ToDoubleSeconds(absl::Now() - start_));
   deps_.metrics->CounterAdd(kRpcs, {{"method", method_}, {"code", CodeName(status.code())}});
   const std::optional<Scope> scope = RequiredScope(method_);
-  if (scope == kScopeCallsWrite && principal_name_ != "-") {
-    AuditLine(true, principal_name_, peer_, method_, session_id,
+  if (scope == kScopeCallsWrite && principal_name_ != "-" &&
+      LogEnabled(AuditLevel(true, principal_name_))) {
+    AuditLine(true, principal_name_, peer(), method_, session_id,
               status.ok() ? "OK" : CodeName(status.code()), system);
   }
 

@@ -32,9 +32,13 @@ class RpcContext {
   const std::string& principal_name() const { return principal_name_; }
 
  private:
+  // The client's address, for audit lines only: most RPCs write none, so it
+  // is fetched (a formatted string from gRPC) only when one is written.
+  std::string peer() const;
+
+  grpc::CallbackServerContext* const ctx_;  // valid until Finish
   const ServiceDeps deps_;
   const char* const method_;
-  const std::string peer_;
   const absl::Time start_;
   std::optional<std::string> authorization_;  // the header, never logged
   std::string principal_name_ = "-";

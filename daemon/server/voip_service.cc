@@ -46,6 +46,15 @@ void ScopeRequestId(const Principal& principal, Request* request) {
       Sha256(absl::StrCat(principal.name, "\n", request->request_id()))));
 }
 
+// Whether ForceLabels or ScopeRequestId would change `request`; when not,
+// the handler passes the client's request on instead of a copy.
+template <typename Request>
+bool NeedsScoping(const Principal& principal, const Request& request) {
+  return !principal.labels.empty() ||
+         (!request.request_id().empty() && principal.name != "anonymous" &&
+          request.request_id().size() <= 128);
+}
+
 }  // namespace
 
 absl::Status VoipServiceImpl::CheckVisible(const Principal& principal,
@@ -77,12 +86,16 @@ grpc::ServerUnaryReactor* VoipServiceImpl::StartCall(grpc::CallbackServerContext
     rpc->Finish(reactor, limited, "");
     return reactor;
   }
-  voip::v1::StartCallRequest scoped = *request;
-  ForceLabels(*principal, scoped.mutable_labels());
-  ScopeRequestId(*principal, &scoped);
+  const bool rescope = NeedsScoping(*principal, *request);
+  voip::v1::StartCallRequest scoped;
+  if (rescope) {
+    scoped = *request;
+    ForceLabels(*principal, scoped.mutable_labels());
+    ScopeRequestId(*principal, &scoped);
+  }
   CallLimiter* limiter = deps_.limiter;
   deps_.controller->StartCall(
-      scoped, [rpc, reactor, response, limiter,
+      rescope ? scoped : *request, [rpc, reactor, response, limiter,
                name = principal->name](absl::StatusOr<CallSession> result) mutable {
         limiter->Release(name, result.ok() ? std::optional<std::string>(result->session_id())
                                            : std::nullopt);
@@ -103,9 +116,14 @@ grpc::ServerUnaryReactor* VoipServiceImpl::EndCall(grpc::CallbackServerContext* 
     rpc->Finish(reactor, visible, request->session_id());
     return reactor;
   }
-  voip::v1::EndCallRequest scoped = *request;
-  ScopeRequestId(*principal, &scoped);
-  deps_.controller->EndCall(scoped, Reply(rpc, reactor, response, request->session_id()));
+  const bool rescope = NeedsScoping(*principal, *request);
+  voip::v1::EndCallRequest scoped;
+  if (rescope) {
+    scoped = *request;
+    ScopeRequestId(*principal, &scoped);
+  }
+  deps_.controller->EndCall(rescope ? scoped : *request,
+                            Reply(rpc, reactor, response, request->session_id()));
   return reactor;
 }
 

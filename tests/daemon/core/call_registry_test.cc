@@ -150,9 +150,9 @@ void ExpectFieldError(const absl::Status& status, const std::string& field) {
 
 TEST_F(CallRegistryTest, CreatePublishesInitiatingWithSequence) {
   auto sub = Watch();
-  CallSession created = registry_.Create(NewSession("s1", "sandbox", {{"crm", "7"}}), nullptr);
-  EXPECT_EQ(created.status(), voip::v1::CALL_STATUS_INITIATING);
-  EXPECT_EQ(created.last_sequence(), 1u);
+  CallSessionPtr created = registry_.Create(NewSession("s1", "sandbox", {{"crm", "7"}}), nullptr);
+  EXPECT_EQ(created->status(), voip::v1::CALL_STATUS_INITIATING);
+  EXPECT_EQ(created->last_sequence(), 1u);
 
   std::vector<CallEventPtr> events = Drain(*sub);
   ASSERT_EQ(events.size(), 1u);
@@ -171,7 +171,7 @@ TEST_F(CallRegistryTest, CreateForcesInitiatingStatus) {
   // Whatever the caller filled in, a new call starts at the beginning.
   CallSession session = NewSession("s1");
   session.set_status(voip::v1::CALL_STATUS_CONNECTED);
-  EXPECT_EQ(registry_.Create(session, nullptr).status(), voip::v1::CALL_STATUS_INITIATING);
+  EXPECT_EQ(registry_.Create(session, nullptr)->status(), voip::v1::CALL_STATUS_INITIATING);
   EXPECT_EQ(MustSnapshot("s1").status(), voip::v1::CALL_STATUS_INITIATING);
 }
 
@@ -416,7 +416,7 @@ TEST_F(CallRegistryTest, GetReturnsTheAdapterUntilTheCallEnds) {
   handle = registry_.Get("s1");
   ASSERT_TRUE(handle.ok());
   EXPECT_EQ(handle->adapter, nullptr);
-  EXPECT_EQ(handle->session.status(), voip::v1::CALL_STATUS_DISCONNECTED);
+  EXPECT_EQ(handle->session->status(), voip::v1::CALL_STATUS_DISCONNECTED);
 }
 
 TEST_F(CallRegistryTest, SetProviderCallIdFillsOnlyEmptyFieldsAndPublishesNothing) {
@@ -498,7 +498,7 @@ TEST_F(CallRegistryTest, ActiveCallsAndCountsExcludeEndedCalls) {
   CreateIn(NewSession("c", "sip"), voip::v1::CALL_STATUS_INITIATING);
   CreateIn(NewSession("d", "sip"), voip::v1::CALL_STATUS_DISCONNECTED);
   std::vector<std::string> ids;
-  for (const auto& handle : registry_.ActiveCalls()) ids.push_back(handle.session.session_id());
+  for (const auto& handle : registry_.ActiveCalls()) ids.push_back(handle.session->session_id());
   EXPECT_THAT(ids, ElementsAre("a", "b", "c"));
   EXPECT_THAT(registry_.ActiveCountBySystem(), ElementsAre(Pair("sandbox", 1), Pair("sip", 2)));
 }
