@@ -15,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "daemon/adapter_logger.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -68,7 +70,16 @@ TEST(LoggingTest, JsonLinesCarryFieldsAsKeys) {
   EXPECT_EQ(record["session_id"], "s-1");
   EXPECT_EQ(record["system"], "pbx");
   EXPECT_FALSE(record.contains("empty")) << line;
-  EXPECT_TRUE(record.contains("time"));
+  // RFC 3339 UTC with milliseconds (the prefix up to the second is cached).
+  EXPECT_THAT(record["time"].get<std::string>(),
+              ::testing::MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+                                      "\\.[0-9]{3}Z"));
+  const absl::Time now = absl::Now();
+  absl::Time parsed;
+  std::string error;
+  ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, record["time"].get<std::string>(), &parsed,
+                              &error)) << error;
+  EXPECT_LT(absl::AbsDuration(now - parsed), absl::Seconds(5));
 }
 
 TEST(LoggingTest, TextLinesCarryKeyValueFields) {
