@@ -1,5 +1,6 @@
 #include "daemon/core/call_registry.h"
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
@@ -11,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "adapters/api/voip_error.h"
+#include "daemon/core/call_state_machine.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -319,6 +321,73 @@ TEST_F(CallRegistryTest, ConcurrentCallsEachGetTheirOwnOrderedHistory) {
                             voip::v1::CALL_STATUS_DISCONNECTED))
         << id;
   }
+}
+
+// OnProviderEvent and SetProviderCallId judge on a copy made outside the
+// registry's lock and commit only if the call did not change meanwhile:
+// racing updates of one call must neither be lost nor break the chain of
+// published states.
+TEST_F(CallRegistryTest, RacingUpdatesOfOneCallLoseNothing) {
+  for (int i = 0; i < 200; ++i) {
+    const std::string id = absl::StrCat("race", i);
+    registry_.Create(NewSession(id), nullptr);
+    std::thread provider_id([&] { registry_.SetProviderCallId(id, absl::StrCat("CA", i), "+12015550199"); });
+    std::thread events([&] {
+      registry_.OnProviderEvent(Ev(id, ProviderEventKind::kRinging));
+      registry_.OnProviderEvent(Ev(id, ProviderEventKind::kAnswered));
+    });
+    provider_id.join();
+    events.join();
+    const CallSession s = MustSnapshot(id);
+    ASSERT_EQ(s.status(), voip::v1::CALL_STATUS_CONNECTED) << id;
+    ASSERT_EQ(s.provider_call_id(), absl::StrCat("CA", i)) << id << ": the provider call id was lost";
+    ASSERT_EQ(s.from(), "+12015550199") << id;
+  }
+}
+
+TEST_F(CallRegistryTest, RacingEventsOnOneCallPublishAConsistentChainAndOneEnd) {
+  constexpr int kThreads = 8;
+  registry_.Create(NewSession("s1"), nullptr);
+  registry_.OnProviderEvent(Ev("s1", ProviderEventKind::kAnswered));
+  auto sub = Watch();
+  std::atomic<int> terminal_callbacks{0};
+  ASSERT_TRUE(registry_.OnTerminal("s1", [&](const CallSession&) { ++terminal_callbacks; }));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this, t] {
+      for (int i = 0; i < 200; ++i) {
+        registry_.OnProviderEvent(Ev("s1", (i + t) % 2 == 0 ? ProviderEventKind::kHeld
+                                                             : ProviderEventKind::kResumed));
+        registry_.OnProviderEvent(Ev("s1", i % 2 == 0 ? ProviderEventKind::kMuted
+                                                      : ProviderEventKind::kUnmuted));
+      }
+      registry_.OnProviderEvent(Ev("s1", ProviderEventKind::kEnded));
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  std::vector<CallEventPtr> events = Drain(*sub);
+  ASSERT_FALSE(events.empty());
+  voip::v1::CallStatus status = voip::v1::CALL_STATUS_CONNECTED;
+  bool muted = false;
+  int terminal_events = 0;
+  for (size_t k = 0; k < events.size(); ++k) {
+    const voip::v1::CallEvent& event = *events[k];
+    if (k > 0) ASSERT_GT(event.sequence(), events[k - 1]->sequence());
+    if (event.type() == voip::v1::CALL_EVENT_TYPE_STATUS_CHANGED) {
+      ASSERT_EQ(event.previous_status(), status) << "event " << k << " does not follow its predecessor";
+      ASSERT_NE(event.session().status(), status) << "event " << k << " changes nothing";
+    } else {
+      ASSERT_EQ(event.session().status(), status) << "event " << k;
+      ASSERT_NE(event.session().muted(), muted) << "event " << k << " repeats the mute state";
+    }
+    status = event.session().status();
+    muted = event.session().muted();
+    if (IsTerminal(status)) ++terminal_events;
+  }
+  EXPECT_EQ(terminal_events, 1);
+  EXPECT_EQ(events.back()->session().status(), voip::v1::CALL_STATUS_DISCONNECTED);
+  EXPECT_EQ(terminal_callbacks.load(), 1);
+  EXPECT_EQ(MustSnapshot("s1").status(), voip::v1::CALL_STATUS_DISCONNECTED);
 }
 
 // ---------------------------------------------------------------------------
