@@ -60,10 +60,15 @@ class Watcher:
     def __init__(self, stub, session_id):
         self.events = []
         self.error = None
+        self._ended = False
         self._cond = threading.Condition()
         self._call = stub.WatchCall(pb.WatchCallRequest(session_id=session_id))
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
+        # Wait for WatchCall's first message (the call as the server sees it
+        # then), so that what the test does next shows up as events.
+        with self._cond:
+            self._cond.wait_for(lambda: self.events or self._ended, timeout=RPC_TIMEOUT)
 
     def _run(self):
         try:
@@ -75,6 +80,7 @@ class Watcher:
             if e.code() != grpc.StatusCode.CANCELLED:
                 self.error = e
         with self._cond:
+            self._ended = True
             self._cond.notify_all()
 
     def statuses(self):

@@ -101,6 +101,12 @@ class Watch:
         self._cond = threading.Condition()
         self._call = stub.WatchCall(pb.WatchCallRequest(session_id=session_id))
         threading.Thread(target=self._run, daemon=True).start()
+        # WatchCall starts with a snapshot of the call as the server sees it
+        # then; wait for it, so that what the test does next (a status
+        # callback) comes after it and shows up as an event (without this a
+        # fast callback made the snapshot RINGING: INITIATING was never seen).
+        with self._cond:
+            self._cond.wait_for(lambda: self.events or self.done, timeout=RPC_TIMEOUT)
 
     def _run(self):
         try:
