@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/api/voip_error.h"
+#include "daemon/core/arena_event.h"
 #include "daemon/core/call_state_machine.h"
 #include "daemon/logging.h"
 
@@ -120,16 +121,23 @@ void CallRegistry::OnProviderEvent(adapters::ProviderEvent event) {
       current = record.session;
     }
     // The one copy a transition needs: the published session is immutable.
-    voip::v1::CallSession next = *current;
+    // It is made straight into the event to publish, on that event's arena
+    // (arena_event.h): copying a heap session into an arena event later
+    // would be a second copy.
+    std::shared_ptr<voip::v1::CallEvent> out = NewArenaEvent();
+    voip::v1::CallSession& next = *out->mutable_session();
+    next = *current;
     const absl::Time now = absl::Now();
     TransitionResult result = ApplyProviderEvent(next, event, now);
-    if (Commit(event.session_id, current, std::move(next), result, now)) return;
+    out->set_type(result.event_type);
+    out->set_previous_status(result.previous_status);
+    if (Commit(event.session_id, current, std::move(out), result, now)) return;
   }
 }
 
 bool CallRegistry::Commit(const std::string& session_id, const CallSessionPtr& judged,
-                          voip::v1::CallSession next, const TransitionResult& result,
-                          absl::Time now) {
+                          std::shared_ptr<voip::v1::CallEvent> next,
+                          const TransitionResult& result, absl::Time now) {
   EventBus::WakeList wakes;
   std::vector<TerminalCallback> callbacks;
   CallSessionPtr ended;
@@ -140,11 +148,7 @@ bool CallRegistry::Commit(const std::string& session_id, const CallSessionPtr& j
     if (it == by_id_.end() || it->second->session != judged) return false;
     Record& record = *it->second;
     if (result.accepted) {
-      voip::v1::CallEvent out;
-      out.set_type(result.event_type);
-      out.set_previous_status(result.previous_status);
-      *out.mutable_session() = std::move(next);
-      record.session = SessionOf(bus_->Publish(std::move(out), &wakes, &evicted));
+      record.session = SessionOf(bus_->Publish(std::move(next), &wakes, &evicted));
       if (IsTerminal(record.session->status())) {
         callbacks.swap(record.terminal_callbacks);
         ended = record.session;

@@ -96,8 +96,10 @@ class CallRegistry final : public adapters::CallEventSink {
   using RecordPtr = std::shared_ptr<Record>;
   // OnProviderEvent's second half: applies `result` (judged on `judged`) if
   // the call's session is still `judged`; false if it changed meanwhile.
+  // `next` is the event to publish, already holding the judged session.
   bool Commit(const std::string& session_id, const CallSessionPtr& judged,
-              voip::v1::CallSession next, const TransitionResult& result, absl::Time now);
+              std::shared_ptr<voip::v1::CallEvent> next, const TransitionResult& result,
+              absl::Time now);
   // Forgets ended calls past retention. The records (and, through their
   // sessions, the last events of those calls) go to `pruned`, to be freed
   // after mu_ is released.

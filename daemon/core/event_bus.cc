@@ -66,15 +66,20 @@ EventBus::~EventBus() = default;
 
 CallEventPtr EventBus::Publish(voip::v1::CallEvent event, WakeList* deferred,
                               CallEventPtr* evicted) {
+  return Publish(std::make_shared<voip::v1::CallEvent>(std::move(event)), deferred, evicted);
+}
+
+CallEventPtr EventBus::Publish(std::shared_ptr<voip::v1::CallEvent> event, WakeList* deferred,
+                              CallEventPtr* evicted) {
   WakeList to_wake;
   CallEventPtr stored;
   CallEventPtr dropped;  // the event leaving the window is freed after the lock
   {
     absl::MutexLock lock(&mu_);
-    event.set_sequence(next_sequence_++);
-    *event.mutable_time() = ProtoNow();
-    event.mutable_session()->set_last_sequence(event.sequence());
-    stored = std::make_shared<const voip::v1::CallEvent>(std::move(event));
+    event->set_sequence(next_sequence_++);
+    *event->mutable_time() = ProtoNow();
+    event->mutable_session()->set_last_sequence(event->sequence());
+    stored = std::move(event);
     log_.push_back(stored);
     while (log_.size() > window_) {
       dropped = std::move(log_.front());

@@ -94,6 +94,10 @@ class EventBus {
   // lock rather than under it.
   CallEventPtr Publish(voip::v1::CallEvent event, WakeList* deferred = nullptr,
                        CallEventPtr* evicted = nullptr);
+  // The same for an event the caller built in place (e.g. on an arena,
+  // arena_event.h); nothing else may hold `event`.
+  CallEventPtr Publish(std::shared_ptr<voip::v1::CallEvent> event, WakeList* deferred = nullptr,
+                       CallEventPtr* evicted = nullptr);
   // Wakes `subscribers` on the calling thread.
   static void Wake(WakeList& subscribers);
   // Wakes `subscribers` through the dispatcher (inline unless one is set);

@@ -502,6 +502,53 @@ TEST_F(CallRegistryTest, SetProviderCallIdFillsOnlyEmptyFieldsAndPublishesNothin
   registry_.SetProviderCallId("ghost", "CA3", "");  // ignored, no crash
 }
 
+// The provider call id learnt from StartCall's result: every reader sees
+// it, the INITIATING event stays as published, and the next event carries it
+// (not an id the provider event brings: the machine only fills an empty one).
+TEST_F(CallRegistryTest, ProviderCallIdIsSeenByEveryReaderAndTheNextEvent) {
+  auto sub = Watch();
+  registry_.Create(NewSession("s1"), nullptr);
+  registry_.SetProviderCallId("s1", "CA1", "+12015550199");
+
+  EXPECT_EQ(MustSnapshot("s1").provider_call_id(), "CA1");
+  voip::v1::ListCallsRequest by_from;
+  auto listed = registry_.List(by_from, "+12015550199");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->calls_size(), 1);
+  EXPECT_EQ(listed->calls(0).provider_call_id(), "CA1");
+  EXPECT_EQ(listed->calls(0).from(), "+12015550199");
+  std::vector<CallHandle> active = registry_.ActiveCalls();
+  ASSERT_EQ(active.size(), 1u);
+  EXPECT_EQ(active[0].session->provider_call_id(), "CA1");
+  auto handle = registry_.Get("s1");
+  ASSERT_TRUE(handle.ok());
+  EXPECT_EQ(handle->session->provider_call_id(), "CA1");
+  EXPECT_EQ(handle->session->from(), "+12015550199");
+
+  ProviderEvent ringing = Ev("s1", ProviderEventKind::kRinging);
+  ringing.provider_call_id = "CA-other";
+  registry_.OnProviderEvent(ringing);
+  std::vector<CallEventPtr> events = Drain(*sub);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0]->session().provider_call_id(), "");  // INITIATING as created
+  EXPECT_EQ(events[0]->session().from(), "");
+  EXPECT_EQ(events[1]->session().provider_call_id(), "CA1");
+  EXPECT_EQ(events[1]->session().from(), "+12015550199");
+}
+
+// An id learnt after the call ended (the adapter ended it before StartCall
+// answered) still reaches snapshots and OnTerminal callbacks.
+TEST_F(CallRegistryTest, ProviderCallIdSetAfterTheEndIsStillSeen) {
+  registry_.Create(NewSession("s1"), nullptr);
+  registry_.OnProviderEvent(Ev("s1", ProviderEventKind::kEnded, EndOutcome::kFailed));
+  registry_.SetProviderCallId("s1", "CA1", "");
+  EXPECT_EQ(MustSnapshot("s1").provider_call_id(), "CA1");
+  std::string seen;
+  EXPECT_TRUE(registry_.OnTerminal(
+      "s1", [&seen](const CallSession& s) { seen = s.provider_call_id(); }));
+  EXPECT_EQ(seen, "CA1");
+}
+
 // ---------------------------------------------------------------------------
 // OverrideLocalEnd (shutdown)
 
