@@ -14,6 +14,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -99,6 +100,9 @@ class TwilioAdapter final : public Adapter, public std::enable_shared_from_this<
   WebhookResponse OnIncomingCall(const FormParams& params);
   void RememberInbound(const std::string& call_sid, const std::string& session_id);
   void FetchNow(const CallPtr& call);
+  // GET Calls/{Sid} and apply its status; with `repoll`, poll again after
+  // it unless the call ended (the poll timer's path).
+  void Fetch(const CallPtr& call, std::optional<absl::Duration> repoll);
   void OnConferenceCallback(const FormParams& query, const FormParams& params);
   void OnAgentCallback(const FormParams& query, const FormParams& params);
   void DialAgent(const CallPtr& call);

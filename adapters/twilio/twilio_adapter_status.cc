@@ -135,21 +135,7 @@ void TwilioAdapter::OnPollTimer(const std::string& session_id) {
     SchedulePoll(call, interval);
     return;
   }
-  call->poll_in_flight = true;
-  rest_->FetchCall(call->call_sid,
-                   Back<CallResource>([session_id, interval](TwilioAdapter& self,
-                                                             absl::StatusOr<CallResource> r) {
-                     CallPtr call = self.Find(session_id);
-                     if (call == nullptr) return;
-                     call->poll_in_flight = false;
-                     // A failed fetch changes nothing; health shows it.
-                     if (r.ok()) {
-                       StatusReport report;
-                       report.call_status = r->status;
-                       self.ApplyReport(call, report);
-                     }
-                     if (!call->progress.ended()) self.SchedulePoll(call, interval);
-                   }));
+  Fetch(call, interval);
 }
 
 // ----------------------------------------------------------------- webhooks
@@ -273,18 +259,24 @@ void TwilioAdapter::OnConferenceCallback(const FormParams& query, const FormPara
 
 void TwilioAdapter::FetchNow(const CallPtr& call) {
   if (call->poll_in_flight || call->progress.ended()) return;
+  Fetch(call, std::nullopt);
+}
+
+void TwilioAdapter::Fetch(const CallPtr& call, std::optional<absl::Duration> repoll) {
   call->poll_in_flight = true;
-  rest_->FetchCall(call->call_sid, Back<CallResource>([session = call->session_id](
+  rest_->FetchCall(call->call_sid, Back<CallResource>([session = call->session_id, repoll](
                                                           TwilioAdapter& self,
                                                           absl::StatusOr<CallResource> r) {
                      CallPtr call = self.Find(session);
                      if (call == nullptr) return;
                      call->poll_in_flight = false;
+                     // A failed fetch changes nothing; health shows it.
                      if (r.ok()) {
                        StatusReport report;
                        report.call_status = r->status;
                        self.ApplyReport(call, report);
                      }
+                     if (repoll && !call->progress.ended()) self.SchedulePoll(call, *repoll);
                    }));
 }
 
