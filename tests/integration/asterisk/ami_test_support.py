@@ -7,7 +7,6 @@ Environment (set by ctest): VOIPD_BIN, VOIPD_PROTO_DIR.
 import os
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
@@ -19,6 +18,7 @@ REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration", "harness"))
 sys.path.insert(0, HERE)
 
+import call_stream  # noqa: E402
 import voipd_harness  # noqa: E402
 import voipd_protos  # noqa: E402
 from ami_replay_server import AmiReplayServer  # noqa: E402,F401
@@ -55,60 +55,39 @@ def status_name(s):
 
 
 class Watcher:
-    """Collects a WatchCall stream on a thread."""
+    """A WatchCall stream (the shared harness Stream) read as call sessions."""
 
     def __init__(self, stub, session_id):
-        self.events = []
-        self.error = None
-        self._ended = False
-        self._cond = threading.Condition()
-        self._call = stub.WatchCall(pb.WatchCallRequest(session_id=session_id))
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        # Wait for WatchCall's first message (the call as the server sees it
-        # then), so that what the test does next shows up as events.
-        with self._cond:
-            self._cond.wait_for(lambda: self.events or self._ended, timeout=RPC_TIMEOUT)
+        self._stream = call_stream.Stream(stub.WatchCall(pb.WatchCallRequest(session_id=session_id)))
+        # The opening snapshot first, so that what the test does next shows up as events.
+        self._stream.wait_started(RPC_TIMEOUT)
 
-    def _run(self):
-        try:
-            for ev in self._call:
-                with self._cond:
-                    self.events.append(ev)
-                    self._cond.notify_all()
-        except grpc.RpcError as e:
-            if e.code() != grpc.StatusCode.CANCELLED:
-                self.error = e
-        with self._cond:
-            self._ended = True
-            self._cond.notify_all()
+    @property
+    def events(self):
+        return self._stream.snapshot()
 
     def statuses(self):
         """Distinct statuses in the order the stream showed them."""
         out = []
-        with self._cond:
-            for ev in self.events:
-                if not out or out[-1] != ev.session.status:
-                    out.append(ev.session.status)
+        for ev in self.events:
+            if not out or out[-1] != ev.session.status:
+                out.append(ev.session.status)
         return [status_name(s) for s in out]
 
     def last(self):
-        with self._cond:
-            return self.events[-1].session if self.events else None
+        events = self.events
+        return events[-1].session if events else None
 
     def wait_for(self, predicate, timeout=15, what="condition"):
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for ev in self.events:
-                    if predicate(ev.session):
-                        return ev.session
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    last = self.events[-1].session if self.events else None
-                    raise AssertionError("timed out waiting for %s; saw %s; end reason %s" % (
-                        what, self.statuses(), last.end_reason if last else None))
-                self._cond.wait(left)
+        """The first session (snapshot or event) for which predicate holds."""
+        try:
+            return self._stream.wait_for(
+                lambda evs: next((ev.session for ev in evs if predicate(ev.session)), None),
+                what, timeout)
+        except AssertionError as e:
+            last = self.last()
+            raise AssertionError("%s; saw %s; end reason %s" % (
+                e, self.statuses(), last.end_reason if last else None)) from None
 
     def wait_status(self, status, timeout=15):
         return self.wait_for(lambda s: s.status == status, timeout, status_name(status))
@@ -117,7 +96,7 @@ class Watcher:
         return self.wait_for(lambda s: s.status in TERMINAL, timeout, "a terminal status")
 
     def close(self):
-        self._call.cancel()
+        self._stream.cancel()
 
 
 def config(port, mode="click_to_call", mode_value=CLICK, secret_file=None, extra=""):

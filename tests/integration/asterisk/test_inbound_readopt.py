@@ -8,73 +8,50 @@ outage during which voipd is killed and restarted on the same state directory.
 """
 import os
 import signal
-import threading
 import time
 
-import grpc
-
 from ami_test_support import DIRECT, AmiTestCase, S, TERMINAL, cpb_health, epb, pb
+import call_stream  # noqa: E402  (on the path once ami_test_support is imported)
 
 INBOUND = "inbound: { contexts: [from-pstn, from-sip] }"
 HOLD = 'hold: { context: test, exten: "600", agent_context: agent, agent_exten: wait }'
 
 
 class EventStream:
-    """SubscribeCallEvents collected on a thread."""
+    """SubscribeCallEvents read on a thread by the shared harness Stream."""
 
     def __init__(self, stub, after_sequence=None, **filter_fields):
         req = pb.SubscribeCallEventsRequest(filter=pb.CallEventFilter(**filter_fields))
         if after_sequence is not None:
             req.after_sequence = after_sequence
-        self.events = []
-        self._cond = threading.Condition()
-        self._call = stub.SubscribeCallEvents(req, timeout=120)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._stream = call_stream.Stream(stub.SubscribeCallEvents(req, timeout=120))
 
-    def _run(self):
-        try:
-            for ev in self._call:
-                with self._cond:
-                    self.events.append(ev)
-                    self._cond.notify_all()
-        except grpc.RpcError:
-            pass
+    @property
+    def events(self):
+        return self._stream.snapshot()
 
     def wait_for(self, pred, what, timeout=20):
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                hit = next((e for e in self.events if pred(e.session)), None)
-                if hit is not None:
-                    return hit.session
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError("timed out waiting for %s; saw %s" % (
-                        what, [(e.session.session_id[:8], S.CallStatus.Name(e.session.status))
-                               for e in self.events]))
-                self._cond.wait(left)
+        """The first session (in an event) for which pred holds."""
+        return self._stream.wait_for(
+            lambda evs: next((e.session for e in evs if pred(e.session)), None), what, timeout)
 
     def statuses(self, session_id):
         out = []
-        with self._cond:
-            for e in self.events:
-                if e.session.session_id == session_id and (not out or out[-1] != e.session.status):
-                    out.append(e.session.status)
+        for e in self.events:
+            if e.session.session_id == session_id and (not out or out[-1] != e.session.status):
+                out.append(e.session.status)
         return [S.CallStatus.Name(s) for s in out]
 
     def terminal_events(self, session_id):
-        with self._cond:
-            return [e for e in self.events if e.session.session_id == session_id
-                    and e.type == S.CALL_EVENT_TYPE_STATUS_CHANGED
-                    and e.session.status in TERMINAL]
+        return [e for e in self.events if e.session.session_id == session_id
+                and e.type == S.CALL_EVENT_TYPE_STATUS_CHANGED
+                and e.session.status in TERMINAL]
 
     def session_ids(self):
-        with self._cond:
-            return {e.session.session_id for e in self.events}
+        return {e.session.session_id for e in self.events}
 
     def close(self):
-        self._call.cancel()
+        self._stream.cancel()
 
 
 class InboundTest(AmiTestCase):

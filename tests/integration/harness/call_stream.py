@@ -92,6 +92,13 @@ class Stream:
         with self._cond:
             return list(self.events)
 
+    def wait_started(self, timeout=WAIT):
+        """Waits for the first message (or the end). A WatchCall opens with a
+        snapshot of the call as the server sees it then: a test that acts only
+        after it sees everything it causes as events."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.events or self.done, timeout=timeout)
+
     def wait_for(self, pred, what, timeout=WAIT):
         """Waits until pred(events) is truthy and returns its value."""
         deadline = time.monotonic() + timeout

@@ -11,7 +11,6 @@ import re
 import shutil
 import signal
 import tempfile
-import threading
 import time
 import unittest
 
@@ -22,7 +21,8 @@ from scripted_twilio import ACCOUNT_SID
 from twilio_support import (FROM, PUBLIC_URL, RPC_TIMEOUT, TERMINAL, TO, WAIT, Credentials,
                             TwilioDaemonTestCase, Watch, check_binary, cpb, daemon_config, epb,
                             free_port, pb, P, status_name)
-import voipd_harness  # noqa: E402  (on the path once twilio_support is imported)
+import call_stream  # noqa: E402  (on the path once twilio_support is imported)
+import voipd_harness  # noqa: E402
 
 CALLER = "+12015550177"
 INCOMING = PUBLIC_URL + "/voice/incoming"
@@ -30,49 +30,32 @@ INBOUND = "{ enabled: true, greeting: \"Connecting you\" }"
 
 
 class Events:
-    """SubscribeCallEvents (every call) on a thread."""
+    """SubscribeCallEvents (every call) read on a thread by the shared harness Stream."""
 
     def __init__(self, stub):
-        self.events = []
-        self._cond = threading.Condition()
         # after_sequence=0: replay from the start, so that no event is missed
         # while the subscription is still on its way to the server.
-        self._call = stub.SubscribeCallEvents(pb.SubscribeCallEventsRequest(after_sequence=0),
-                                              timeout=300)
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        try:
-            for e in self._call:
-                with self._cond:
-                    self.events.append(e)
-                    self._cond.notify_all()
-        except grpc.RpcError:
-            pass
+        self._stream = call_stream.Stream(stub.SubscribeCallEvents(
+            pb.SubscribeCallEventsRequest(after_sequence=0), timeout=300))
 
     def of(self, sid):
-        with self._cond:
-            return [e for e in self.events if e.session.provider_call_id == sid]
+        return [e for e in self._stream.snapshot() if e.session.provider_call_id == sid]
 
     def statuses(self, sid):
         return [status_name(e.session.status) for e in self.of(sid)
                 if e.type == cpb.CALL_EVENT_TYPE_STATUS_CHANGED]
 
     def wait_status(self, sid, status, timeout=WAIT):
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for e in self.events:
-                    if e.session.provider_call_id == sid and e.session.status == status:
-                        return e
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError("no %s for %s; saw %s" % (
-                        status_name(status), sid, self.statuses(sid)))
-                self._cond.wait(remaining)
+        try:
+            return self._stream.wait_for(
+                lambda evs: next((e for e in evs if e.session.provider_call_id == sid
+                                  and e.session.status == status), None),
+                "%s for %s" % (status_name(status), sid), timeout)
+        except AssertionError as e:
+            raise AssertionError("%s; statuses of %s: %s" % (e, sid, self.statuses(sid))) from None
 
     def cancel(self):
-        self._call.cancel()
+        self._stream.cancel()
 
 
 def incoming_params(sid, to=FROM):

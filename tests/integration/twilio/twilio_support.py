@@ -7,7 +7,6 @@ import os
 import socket
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
@@ -17,6 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration", "harness"))
 
+import call_stream  # noqa: E402
 import voipd_harness  # noqa: E402
 import voipd_protos  # noqa: E402
 
@@ -91,58 +91,24 @@ def daemon_config(creds, base_url, webhook_port=None, public_url=PUBLIC_URL, **e
     return "\n".join(lines) + "\n"
 
 
-class Watch:
-    """WatchCall on a thread; collects every event of one call."""
+class Watch(call_stream.Stream):
+    """WatchCall on a thread (the shared harness Stream); every event of one call."""
 
     def __init__(self, stub, session_id):
+        super().__init__(stub.WatchCall(pb.WatchCallRequest(session_id=session_id)))
         self.session_id = session_id
-        self.events = []
-        self.done = False
-        self._cond = threading.Condition()
-        self._call = stub.WatchCall(pb.WatchCallRequest(session_id=session_id))
-        threading.Thread(target=self._run, daemon=True).start()
-        # WatchCall starts with a snapshot of the call as the server sees it
-        # then; wait for it, so that what the test does next (a status
-        # callback) comes after it and shows up as an event (without this a
-        # fast callback made the snapshot RINGING: INITIATING was never seen).
-        with self._cond:
-            self._cond.wait_for(lambda: self.events or self.done, timeout=RPC_TIMEOUT)
-
-    def _run(self):
-        try:
-            for e in self._call:
-                with self._cond:
-                    self.events.append(e)
-                    self._cond.notify_all()
-        except grpc.RpcError:
-            pass
-        with self._cond:
-            self.done = True
-            self._cond.notify_all()
+        # Without this a status callback posted right after StartCall could
+        # land before the server took the snapshot: INITIATING never seen.
+        self.wait_started(RPC_TIMEOUT)
 
     def statuses(self):
         """The status sequence, snapshot first, MUTE_CHANGED as "mute=X"."""
-        with self._cond:
-            out = []
-            for e in self.events:
-                if e.type == cpb.CALL_EVENT_TYPE_MUTE_CHANGED:
-                    out.append("mute=%s" % e.session.muted)
-                else:
-                    out.append(status_name(e.session.status))
-            return out
+        return ["mute=%s" % e.session.muted if e.type == cpb.CALL_EVENT_TYPE_MUTE_CHANGED
+                else status_name(e.session.status) for e in self.snapshot()]
 
     def wait(self, pred, what, timeout=WAIT):
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for e in self.events:
-                    if pred(e):
-                        return e
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError("timed out waiting for %s of %s; saw %s" % (
-                        what, self.session_id, self.statuses()))
-                self._cond.wait(remaining)
+        return self.wait_for(lambda evs: next((e for e in evs if pred(e)), None),
+                             "%s of %s" % (what, self.session_id), timeout)
 
     def wait_status(self, status, timeout=WAIT):
         return self.wait(lambda e: e.session.status == status, status_name(status), timeout)
@@ -154,9 +120,6 @@ class Watch:
         """Gives stray events time to arrive before asserting their absence."""
         time.sleep(seconds)
         return self.statuses()
-
-    def cancel(self):
-        self._call.cancel()
 
 
 class TwilioDaemonTestCase(unittest.TestCase):
