@@ -49,12 +49,23 @@ Script ScriptForTarget(const std::string& target) {
 // (ring, answer, hang up, ring timeout) costs one timer object and a few
 // re-arms instead of a timer per step (bench scenario a profiled the timers
 // at 18 % of voipd's CPU). Steps are guarded by the adapter's mu_.
+//
+// The ring timeout is dropped when the far end answers, and the timer is
+// cancelled only while a wait is in flight (`armed`): an answered call has
+// nothing left on the io_context, so ending it touches neither the reactor's
+// mutex nor the io thread (each cancelled wait would otherwise wake it once
+// to run an aborted handler).
 struct SandboxAdapter::SimCall {
+  struct Step {
+    absl::AnyInvocable<void() &&> fn;
+    bool until_answered = false;
+  };
   explicit SimCall(boost::asio::io_context& io)
       : timer(std::make_shared<boost::asio::steady_timer>(io)) {}
   std::shared_ptr<boost::asio::steady_timer> timer;
-  std::multimap<std::chrono::steady_clock::time_point, absl::AnyInvocable<void() &&>> steps;
+  std::multimap<std::chrono::steady_clock::time_point, Step> steps;
   bool answered = false;
+  bool armed = false;  // an async_wait is in flight
 };
 
 SandboxAdapter::SandboxAdapter(const voip::config::v1::SandboxAdapterConfig& config,
@@ -90,14 +101,15 @@ void SandboxAdapter::Emit(ProviderEvent event) {
 }
 
 void SandboxAdapter::After(const std::string& session_id, absl::Duration delay,
-                           absl::AnyInvocable<void() &&> fn) {
+                           absl::AnyInvocable<void() &&> fn, bool until_answered) {
   const auto due = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(delay);
   absl::MutexLock lock(&mu_);
   auto it = calls_.find(session_id);
   if (it == calls_.end()) return;
   SimCall& call = *it->second;
+  if (until_answered && call.answered) return;
   const bool earliest = call.steps.empty() || due < call.steps.begin()->first;
-  call.steps.emplace(due, std::move(fn));
+  call.steps.emplace(due, SimCall::Step{std::move(fn), until_answered});
   if (earliest) Arm(session_id, call);
 }
 
@@ -106,6 +118,7 @@ void SandboxAdapter::Arm(const std::string& session_id, SimCall& call) {
   // operation_aborted. A handler already queued with success simply runs
   // the steps that are due and re-arms again, so nothing is lost.
   call.timer->expires_at(call.steps.begin()->first);
+  call.armed = true;
   std::weak_ptr<SandboxAdapter> weak = weak_from_this();
   call.timer->async_wait([weak, session_id](boost::system::error_code ec) {
     if (ec) return;  // re-armed or cancelled (the call ended)
@@ -120,12 +133,12 @@ void SandboxAdapter::RunDue(const std::string& session_id) {
     auto it = calls_.find(session_id);
     if (it == calls_.end()) return;
     SimCall& call = *it->second;
+    call.armed = false;
     const auto now = std::chrono::steady_clock::now();
     while (!call.steps.empty() && call.steps.begin()->first <= now) {
-      due.push_back(std::move(call.steps.begin()->second));
+      due.push_back(std::move(call.steps.begin()->second.fn));
       call.steps.erase(call.steps.begin());
     }
-    if (!call.steps.empty()) Arm(session_id, call);
   }
   // In schedule order; each step checks that the call is still there.
   for (auto& fn : due) {
@@ -135,6 +148,11 @@ void SandboxAdapter::RunDue(const std::string& session_id) {
     }
     std::move(fn)();
   }
+  // Re-armed after the steps ran, so that an answer has already dropped the
+  // ring timeout and an answered call leaves no wait behind.
+  absl::MutexLock lock(&mu_);
+  auto it = calls_.find(session_id);
+  if (it != calls_.end() && !it->second->steps.empty()) Arm(session_id, *it->second);
 }
 
 void SandboxAdapter::Answer(const std::string& session_id) {
@@ -142,7 +160,9 @@ void SandboxAdapter::Answer(const std::string& session_id) {
     absl::MutexLock lock(&mu_);
     auto it = calls_.find(session_id);
     if (it == calls_.end()) return;
-    it->second->answered = true;
+    SimCall& call = *it->second;
+    call.answered = true;
+    std::erase_if(call.steps, [](const auto& step) { return step.second.until_answered; });
   }
   ProviderEvent event;
   event.session_id = session_id;
@@ -154,14 +174,16 @@ void SandboxAdapter::EndSimulated(const std::string& session_id, EndOutcome outc
                                   voip::v1::HangupSource source, voip::v1::ErrorCode code,
                                   voip::v1::ProviderCause cause, std::string message) {
   std::shared_ptr<SimCall> call;
+  bool armed;
   {
     absl::MutexLock lock(&mu_);
     auto it = calls_.find(session_id);
     if (it == calls_.end()) return;  // already ended: exactly one kEnded per call
     call = std::move(it->second);
     calls_.erase(it);
+    armed = call->armed;
   }
-  call->timer->cancel();
+  if (armed) call->timer->cancel();
   ProviderEvent event;
   event.session_id = session_id;
   event.kind = ProviderEventKind::kEnded;
@@ -260,7 +282,7 @@ void SandboxAdapter::StartCall(const DialRequest& request, DialCallback done) {
                  voip::v1::ERROR_CODE_UNSPECIFIED, Cause(480, "Temporarily Unavailable", 19,
                                                          "no-answer"),
                  "no answer before the ring timeout");
-  });
+  }, /*until_answered=*/true);
   std::move(done)(std::move(result));
 }
 

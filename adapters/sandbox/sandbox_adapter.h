@@ -46,9 +46,10 @@ class SandboxAdapter final : public Adapter,
  private:
   struct SimCall;
 
-  // Runs `fn` after `delay` (simulated time) unless the call ended first.
+  // Runs `fn` after `delay` (simulated time) unless the call ended first, or,
+  // for an `until_answered` step (the ring timeout), was answered first.
   void After(const std::string& session_id, absl::Duration delay,
-             absl::AnyInvocable<void() &&> fn);
+             absl::AnyInvocable<void() &&> fn, bool until_answered = false);
   // Points the call's timer at its earliest step.
   void Arm(const std::string& session_id, SimCall& call) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Timer expiry: runs the steps that are due, re-arms for the rest.

@@ -169,6 +169,20 @@ TEST_F(SandboxAdapterTest, AnswersRingsThenAnswers) {
   for (const auto& e : events) EXPECT_EQ(e.session_id, dial.session_id);
 }
 
+TEST_F(SandboxAdapterTest, AnsweredCallLeavesNoTimerBehind) {
+  // The ring timeout only matters until the far end answers: an answered
+  // call must not keep a wait on the io_context (with an hour-long ring
+  // timeout Drain() would time out), so ending it never has to cancel one.
+  DialRequest dial = Dial(kAnswers, absl::Hours(1));
+  ASSERT_TRUE(Start(dial).ok());
+  WaitKind(dial.session_id, Kind::kAnswered);
+  ASSERT_TRUE(io_.Drain(absl::Seconds(2))) << "a timer is still armed after the answer";
+  ASSERT_TRUE(End(dial.session_id).ok());
+  ASSERT_TRUE(io_.Drain());
+  EXPECT_THAT(KindsOf(sink_.EventsFor(dial.session_id)),
+              ElementsAre(Kind::kRinging, Kind::kAnswered, Kind::kEnded));
+}
+
 TEST_F(SandboxAdapterTest, BusyRingsThenEndsBusyWith486) {
   DialRequest dial = Dial(kBusy);
   ASSERT_TRUE(Start(dial).ok());
