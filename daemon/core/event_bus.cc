@@ -88,10 +88,7 @@ CallEventPtr EventBus::Publish(std::shared_ptr<voip::v1::CallEvent> event, WakeL
     if (journal_) {
       journal_(stored);  // subscribers are woken by MarkDurable
     } else {
-      to_wake.swap(waiting_);
-      for (auto& weak : to_wake) {
-        if (auto sub = weak.lock()) sub->waiting_ = false;
-      }
+      TakeWakeableLocked(stored->sequence(), &to_wake);
     }
   }
   if (evicted != nullptr) *evicted = std::move(dropped);
@@ -115,12 +112,41 @@ void EventBus::MarkDurable(uint64_t sequence) {
     absl::MutexLock lock(&mu_);
     if (sequence <= durable_) return;
     durable_ = std::min(sequence, next_sequence_ - 1);
-    to_wake.swap(waiting_);
-    for (auto& weak : to_wake) {
-      if (auto sub = weak.lock()) sub->waiting_ = false;
-    }
+    TakeWakeableLocked(durable_, &to_wake);
   }
   Dispatch(std::move(to_wake));
+}
+
+void EventBus::TakeWakeableLocked(uint64_t upto, WakeList* to_wake) {
+  size_t kept = 0;
+  for (size_t i = 0; i < waiting_.size(); ++i) {
+    auto sub = waiting_[i].lock();
+    if (!sub) continue;  // gone: drop it from the list
+    if (HasEventForLocked(*sub, upto)) {
+      sub->waiting_ = false;
+      to_wake->push_back(std::move(waiting_[i]));
+    } else {
+      // Compacted in place; never a self-move (it would empty the weak_ptr).
+      if (kept != i) waiting_[kept] = std::move(waiting_[i]);
+      ++kept;
+    }
+  }
+  waiting_.resize(kept);
+}
+
+bool EventBus::HasEventForLocked(Subscription& sub, uint64_t upto) {
+  if (log_.empty()) return true;
+  const uint64_t oldest = log_.front()->sequence();
+  if (sub.cursor_ + 1 < oldest) return true;  // fell out of the window: NextFor says so
+  for (size_t i = sub.cursor_ + 1 - oldest; i < log_.size(); ++i) {
+    const CallEventPtr& event = log_[i];
+    if (event->sequence() > upto) break;
+    if (sub.filter_.Matches(*event)) return true;
+    // What NextFor would do with it: step over. The cursor stays at the
+    // head, so skipped events never count as lag.
+    sub.cursor_ = event->sequence();
+  }
+  return false;
 }
 
 void EventBus::Restore(std::vector<voip::v1::CallEvent> events, uint64_t last_sequence) {

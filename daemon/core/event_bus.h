@@ -147,6 +147,14 @@ class EventBus {
   friend class Subscription;
   absl::StatusOr<CallEventPtr> NextFor(Subscription* sub);
   void Forget(Subscription* sub);
+  // Moves the waiting subscribers that have something to take among the
+  // events visible up to `upto` into `to_wake`. A subscriber whose filter
+  // rejects all of them stays waiting, its cursor moved past them: a
+  // filtered stream (WatchCall's one call, a system, a label) costs no
+  // wake-up — a fan-out thread hop and a Next() under mu_ — for every other
+  // call's events.
+  void TakeWakeableLocked(uint64_t upto, WakeList* to_wake) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool HasEventForLocked(Subscription& sub, uint64_t upto) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   size_t window_ ABSL_GUARDED_BY(mu_);

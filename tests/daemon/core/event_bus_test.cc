@@ -400,6 +400,61 @@ TEST(EventBusTest, WakeFiresOncePerWaitingPeriod) {
   EXPECT_EQ(wakes->Get(), 2);
 }
 
+TEST(EventBusTest, FilteredSubscriberIsNotWokenForEventsItsFilterRejects) {
+  // WatchCall follows one call: every other call's events must not cost it
+  // a wake-up (a fan-out thread hop each), nor count as lag.
+  auto wakes = std::make_shared<WakeCounter>();
+  EventBus bus(100, /*max_lag=*/2);
+  EventFilter filter;
+  filter.session_id = "mine";
+  auto sub = MustSubscribe(bus, filter, std::nullopt, CountWakes(wakes));
+  ASSERT_THAT(Drain(*sub), IsEmpty());  // now waiting
+  for (int i = 0; i < 10; ++i) bus.Publish(MakeEvent("other"));
+  EXPECT_EQ(wakes->Get(), 0);
+  EXPECT_EQ(sub->cursor(), 10u) << "stepped over the rejected events";
+  bus.Publish(MakeEvent("mine"));
+  EXPECT_EQ(wakes->Get(), 1);
+  EXPECT_THAT(Drain(*sub), ElementsAre(11));
+  bus.Publish(MakeEvent("other"));
+  EXPECT_EQ(wakes->Get(), 1);
+}
+
+TEST(EventBusTest, WithAJournalFilteredSubscriberIsWokenOnlyForDurableEventsItWants) {
+  auto wakes = std::make_shared<WakeCounter>();
+  EventBus bus(100, 100);
+  bus.SetJournal([](const CallEventPtr&) {});
+  EventFilter filter;
+  filter.session_id = "mine";
+  auto sub = MustSubscribe(bus, filter, std::nullopt, CountWakes(wakes));
+  ASSERT_THAT(Drain(*sub), IsEmpty());
+  for (int i = 0; i < 3; ++i) bus.Publish(MakeEvent("other"));
+  bus.MarkDurable(3);
+  EXPECT_EQ(wakes->Get(), 0);
+  bus.Publish(MakeEvent("mine"));
+  bus.Publish(MakeEvent("other"));
+  EXPECT_EQ(wakes->Get(), 0) << "not durable yet";
+  bus.MarkDurable(5);
+  EXPECT_EQ(wakes->Get(), 1);
+  EXPECT_THAT(Drain(*sub), ElementsAre(4));
+}
+
+TEST(EventBusTest, WaitingSubscriberThatFellOutOfTheWindowIsWokenToLearnIt) {
+  // With a journal, a batch larger than the window can evict events a
+  // waiting subscriber never saw; it must be woken to get the error.
+  auto wakes = std::make_shared<WakeCounter>();
+  EventBus bus(/*window=*/2, 100);
+  bus.SetJournal([](const CallEventPtr&) {});
+  EventFilter filter;
+  filter.session_id = "mine";
+  auto sub = MustSubscribe(bus, filter, std::nullopt, CountWakes(wakes));
+  ASSERT_THAT(Drain(*sub), IsEmpty());
+  for (int i = 0; i < 5; ++i) bus.Publish(MakeEvent("other"));
+  bus.MarkDurable(5);
+  EXPECT_EQ(wakes->Get(), 1);
+  absl::StatusOr<CallEventPtr> next = sub->Next();
+  EXPECT_EQ(next.status().code(), absl::StatusCode::kResourceExhausted) << next.status();
+}
+
 TEST(EventBusTest, NoWakeWhileSubscriberStillHasUnreadEvents) {
   auto wakes = std::make_shared<WakeCounter>();
   EventBus bus(100, 100);
