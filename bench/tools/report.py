@@ -46,6 +46,23 @@ class Results:
     def j(self, name):
         return load(os.path.join(self.d, name + ".json"))
 
+    def rounds(self, name):
+        """Every round of a repeated step (NAME_r1, NAME_r2, ...), or NAME itself."""
+        found = []
+        for i in range(1, 100):
+            x = self.j("%s_r%d" % (name, i))
+            if x is None:
+                break
+            found.append(x)
+        if not found and self.j(name):
+            found.append(self.j(name))
+        return found
+
+    def median(self, name, key="rpcs_per_s"):
+        """The round whose `key` is the median (the lower one of an even count)."""
+        runs = sorted((x for x in self.rounds(name) if x.get(key)), key=lambda x: x[key])
+        return runs[(len(runs) - 1) // 2] if runs else None
+
     def not_run(self, scenario):
         return self.meta.get(scenario, {}).get("not_run")
 
@@ -104,20 +121,34 @@ def scenario_a(r):
         summary.append(("a", "StartCall + EndCall on sandbox", "not run: " + r.not_run("a"),
                         "", "", "≥ 0.5 × reference", "—"))
         return summary, ""
+    spread = []
     for c in (16, 64):
-        v, ref = r.j("a_voipd_c%d" % c), r.j("a_ref_c%d" % c)
+        # Medians of the interleaved rounds (bench/run.sh): single samples of
+        # either server swing by a third on a shared VM.
+        v, ref = r.median("a_voipd_c%d" % c), r.median("a_ref_c%d" % c)
         vq = v and v.get("rpcs_per_s")
         rq = ref and ref.get("rpcs_per_s")
         ratio = vq / rq if vq and rq else None
-        summary.append(("a", "closed loop, %d in flight: RPC/s (StartCall + EndCall)" % c,
+        summary.append(("a", "closed loop, %d in flight: RPC/s (StartCall + EndCall), median of %d "
+                        "rounds" % (c, len(r.rounds("a_voipd_c%d" % c))),
                         fmt(vq), fmt(rq) + " (bare unary)", fmt(ratio, 2) if ratio else "—",
                         "≥ 0.5 × reference", yes_no(ratio >= 0.5 if ratio else None)))
+        vr, rr = r.rounds("a_voipd_c%d" % c), r.rounds("a_ref_c%d" % c)
+        if len(vr) > 1 and len(vr) == len(rr):
+            spread.append((
+                "closed %d" % c,
+                " / ".join(fmt(x.get("rpcs_per_s")) for x in vr),
+                " / ".join(fmt(x.get("rpcs_per_s")) for x in rr),
+                " / ".join(fmt(a.get("rpcs_per_s", 0) / b["rpcs_per_s"], 2) if b.get("rpcs_per_s")
+                           else "—" for a, b in zip(vr, rr)),
+                " / ".join(fmt(x.get("server", {}).get("cpu_us_per_rpc"), 1) for x in vr),
+                " / ".join(fmt(x.get("server", {}).get("cpu_us_per_rpc"), 1) for x in rr)))
         for name, x in (("voipd", v), ("reference", ref)):
             if not x:
                 continue
             s = x.get("server", {})
-            rows.append((name, "closed %d" % c, fmt(x.get("calls_per_s")), fmt(x.get("rpcs_per_s")),
-                         answered(x),
+            rows.append((name, "closed %d (median round)" % c, fmt(x.get("calls_per_s")),
+                         fmt(x.get("rpcs_per_s")), answered(x),
                          ms(pct(x["start_us"], "p50")), ms(pct(x["start_us"], "p99")),
                          ms(pct(x["end_us"], "p50")), ms(pct(x["end_us"], "p99")),
                          fmt(s.get("cores"), 2), fmt(s.get("cpu_us_per_rpc"), 1),
@@ -162,8 +193,12 @@ def scenario_a(r):
            "messages, with a handler that does nothing. A *call* is StartCall, then EndCall as "
            "soon as StartCall returns (two RPCs; the reference does two `Unary` calls); "
            "*answered* is the share of calls voipd had already answered when EndCall ended them. "
-           "Closed loop first; the open-loop sweep then offers 10–90 % of voipd's best closed-loop "
-           "rate to both servers, latency measured from the intended send time. Client and server "
+           "Closed loop first, in rounds: the reference and voipd take turns (who goes first "
+           "alternates), and each figure is the median round, because one short sample of "
+           "either server swings by a third on this shared VM. The open-loop sweep then offers "
+           "10–90 % of voipd's best median closed-loop rate to both servers, latency measured "
+           "from the intended send time. All bench processes use voipd's Abseil mutex setting "
+           "(deadlock detection off; gRPC's own locks are Abseil mutexes). Client and server "
            "share the machine; the client uses 2 TCP connections for both servers. "
            "*voipd + history* is the same closed loop with `--state-dir` (SQLite history, "
            "`synchronous: full`; docs/history.md): StartCall never waits for the disk, EndCall "
@@ -172,6 +207,12 @@ def scenario_a(r):
                      "EndCall p50 ms", "p99 ms", "server cores", "server CPU µs/RPC", "errors"),
                     rows), "",
            "![StartCall latency against load](perf/a_latency.png)\n"]
+    if spread:
+        out += ["Every closed-loop round, in the order run (the two servers take turns, who goes "
+                "first alternating between rounds; the table above and the summary use the "
+                "median round of each):\n",
+                md_table(("load", "voipd RPC/s", "reference RPC/s", "ratio", "voipd CPU µs/RPC",
+                          "reference CPU µs/RPC"), spread), ""]
     states = []
     for f, v, _ in sweep:
         t = v.get("time_to_state_us", {})
@@ -546,9 +587,18 @@ def gnuplot(perf_dir, plots):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
-    ap.add_argument("--root", required=True)
+    ap.add_argument("--root")
+    ap.add_argument("--best-median-calls", nargs="+", metavar="STEP",
+                    help="print the highest median calls/s of these repeated steps and exit "
+                         "(bench/run.sh sizes a's open-loop sweep with it)")
     args = ap.parse_args()
     r = Results(args.results)
+    if args.best_median_calls:
+        best = [r.median(n, "calls_per_s") for n in args.best_median_calls]
+        print(max((x["calls_per_s"] for x in best if x), default=0))
+        return
+    if not args.root:
+        ap.error("--root is required")
     perf_dir = os.path.join(args.root, "docs", "perf")
     os.makedirs(perf_dir, exist_ok=True)
     for old in glob.glob(os.path.join(perf_dir, "*.png")) + glob.glob(os.path.join(perf_dir, "*.dat")):
