@@ -345,7 +345,7 @@ if wants b; then
     scenario_start b
     # Reference: SIPp UAC -> SIPp UAS (INVITE/180/200/ACK, 5 s hold, BYE): the
     # highest rate at which every call succeeds.
-    if [[ $QUICK -eq 1 ]]; then RATES="1000 4000"; else RATES="1000 2000 4000 8000 10000 12000 14000 16000"; fi
+    if [[ $QUICK -eq 1 ]]; then RATES="1000 4000"; else RATES="1000 2000 4000 8000 10000 12000 14000 16000 18000 20000"; fi
     for r in $RATES; do
       (( $(remaining) > 150 )) || break
       port=$(free_udp_port); cport=$(free_udp_port)
@@ -369,7 +369,7 @@ if wants b; then
     else
       port=$(free_udp_port)
       sed "s/@UAS_PORT@/$port/" "$CFG/sip-load.yaml.in" > "$OUT/sip-load.yaml"
-      if [[ $QUICK -eq 1 ]]; then RATES="1000 3000"; else RATES="500 1000 2000 3000 4000 5000 6000 7000 8000"; fi
+      if [[ $QUICK -eq 1 ]]; then RATES="1000 3000"; else RATES="500 1000 2000 3000 4000 5000 6000 7000 8000 9000 10000"; fi
       sip_rate_search b_voipd "$RATES" && B_BEST=$SEARCH_BEST
       [[ -n $B_BEST ]] || unset B_BEST
       # The same build on libre's own sorted timer list, for comparison

@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <malloc.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/strings/str_join.h"
+#include "daemon/allocator.h"
 #include "daemon/config/config_loader.h"
 #include "daemon/daemon.h"
 #include "daemon/logging.h"
@@ -129,7 +129,8 @@ int main(int argc, char** argv) {
   voipd::NotifyReady(daemon.StatusLine());
   // Start-up (config parsing, descriptor pools, adapter set-up) frees more
   // than it keeps; hand those pages back so an idle daemon stays small.
-  malloc_trim(0);
+  voipd::ReleaseFreeMemory();
+  voipd::LogDebug("daemon", absl::StrCat("memory allocator: ", voipd::AllocatorName()));
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;

@@ -9,7 +9,8 @@ set -euo pipefail
 build_pkgs=(build-essential cmake ninja-build ccache pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libboost-dev libphonenumber-dev libyaml-cpp-dev libcli11-dev libssl-dev libsystemd-dev
-  libgtest-dev libgmock-dev libre-dev libcurl4-openssl-dev nlohmann-json3-dev libsqlite3-dev)
+  libgtest-dev libgmock-dev libre-dev libcurl4-openssl-dev nlohmann-json3-dev libsqlite3-dev
+  libgoogle-perftools-dev)
 test_pkgs=(python3 python3-grpcio python3-protobuf sip-tester baresip kamailio
   systemd openssl dpkg-dev clang libclang-rt-14-dev chromium iproute2 util-linux e2fsprogs
   mount init-system-helpers)
