@@ -48,7 +48,10 @@ Script ScriptForTarget(const std::string& target) {
 // One timer per call, armed for the earliest pending step: a call's script
 // (ring, answer, hang up, ring timeout) costs one timer object and a few
 // re-arms instead of a timer per step (bench scenario a profiled the timers
-// at 18 % of voipd's CPU). Steps are guarded by the adapter's mu_.
+// at 18 % of voipd's CPU). Steps are guarded by the adapter's mu_, and each
+// expiry takes mu_ once for what is due and the re-arm: mu_ is shared by
+// every gRPC thread and the io thread, and each extra acquisition was a
+// chance to sleep on it (bench scenario a, third pass).
 //
 // The ring timeout is dropped when the far end answers, and the timer is
 // cancelled only while a wait is in flight (`armed`): an answered call has
@@ -58,7 +61,7 @@ Script ScriptForTarget(const std::string& target) {
 struct SandboxAdapter::SimCall {
   struct Step {
     absl::AnyInvocable<void() &&> fn;
-    bool until_answered = false;
+    StepKind kind = StepKind::kPlain;
   };
   explicit SimCall(boost::asio::io_context& io)
       : timer(std::make_shared<boost::asio::steady_timer>(io)) {}
@@ -101,15 +104,20 @@ void SandboxAdapter::Emit(ProviderEvent event) {
 }
 
 void SandboxAdapter::After(const std::string& session_id, absl::Duration delay,
-                           absl::AnyInvocable<void() &&> fn, bool until_answered) {
-  const auto due = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(delay);
+                           absl::AnyInvocable<void() &&> fn, StepKind kind) {
   absl::MutexLock lock(&mu_);
   auto it = calls_.find(session_id);
   if (it == calls_.end()) return;
-  SimCall& call = *it->second;
-  if (until_answered && call.answered) return;
+  AddStepLocked(session_id, *it->second, delay, std::move(fn), kind);
+}
+
+void SandboxAdapter::AddStepLocked(const std::string& session_id, SimCall& call,
+                                   absl::Duration delay, absl::AnyInvocable<void() &&> fn,
+                                   StepKind kind) {
+  if (kind == StepKind::kUntilAnswered && call.answered) return;
+  const auto due = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(delay);
   const bool earliest = call.steps.empty() || due < call.steps.begin()->first;
-  call.steps.emplace(due, SimCall::Step{std::move(fn), until_answered});
+  call.steps.emplace(due, SimCall::Step{std::move(fn), kind});
   if (earliest) Arm(session_id, call);
 }
 
@@ -136,34 +144,31 @@ void SandboxAdapter::RunDue(const std::string& session_id) {
     call.armed = false;
     const auto now = std::chrono::steady_clock::now();
     while (!call.steps.empty() && call.steps.begin()->first <= now) {
-      due.push_back(std::move(call.steps.begin()->second.fn));
+      SimCall::Step step = std::move(call.steps.begin()->second);
       call.steps.erase(call.steps.begin());
+      if (step.kind == StepKind::kAnswers) {
+        // Marked here, under the lock already held, so that the re-arm
+        // below no longer sees the ring timeout.
+        call.answered = true;
+        std::erase_if(call.steps,
+                      [](const auto& s) { return s.second.kind == StepKind::kUntilAnswered; });
+      }
+      due.push_back(std::move(step.fn));
     }
+    if (!call.steps.empty()) Arm(session_id, call);
   }
-  // In schedule order; each step checks that the call is still there.
-  for (auto& fn : due) {
-    {
+  // In schedule order. The call was there when they were taken; a later
+  // step checks again, since an earlier one may have ended it.
+  for (size_t i = 0; i < due.size(); ++i) {
+    if (i > 0) {
       absl::MutexLock lock(&mu_);
       if (calls_.count(session_id) == 0) return;
     }
-    std::move(fn)();
+    std::move(due[i])();
   }
-  // Re-armed after the steps ran, so that an answer has already dropped the
-  // ring timeout and an answered call leaves no wait behind.
-  absl::MutexLock lock(&mu_);
-  auto it = calls_.find(session_id);
-  if (it != calls_.end() && !it->second->steps.empty()) Arm(session_id, *it->second);
 }
 
-void SandboxAdapter::Answer(const std::string& session_id) {
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = calls_.find(session_id);
-    if (it == calls_.end()) return;
-    SimCall& call = *it->second;
-    call.answered = true;
-    std::erase_if(call.steps, [](const auto& step) { return step.second.until_answered; });
-  }
+void SandboxAdapter::EmitAnswered(const std::string& session_id) {
   ProviderEvent event;
   event.session_id = session_id;
   event.kind = ProviderEventKind::kAnswered;
@@ -207,19 +212,6 @@ void SandboxAdapter::StartCall(const DialRequest& request, DialCallback done) {
   result.from = request.from.empty()
                     ? (config_.default_from().empty() ? "+12015550199" : config_.default_from())
                     : request.from;
-  bool shut_down;
-  {
-    absl::MutexLock lock(&mu_);
-    shut_down = shut_down_;
-    if (!shut_down) {
-      result.provider_call_id = absl::StrCat("sbx-", next_call_id_++);
-      calls_.emplace(request.session_id, std::make_shared<SimCall>(*context_.io));
-    }
-  }
-  if (shut_down) {
-    std::move(done)(NetworkError(context_.system_name, "sandbox: adapter is shutting down"));
-    return;
-  }
   const std::string id = request.session_id;
   const absl::Duration ring_timeout =
       request.ring_timeout > absl::ZeroDuration()
@@ -228,61 +220,87 @@ void SandboxAdapter::StartCall(const DialRequest& request, DialCallback done) {
                  ? absl::Seconds(config_.default_ring_timeout_seconds())
                  : kDefaultRingTimeout);
 
+  // The script, as (delay, step, kind); added with the call under one lock.
+  struct Scripted {
+    absl::Duration delay;
+    absl::AnyInvocable<void() &&> fn;
+    StepKind kind = StepKind::kPlain;
+  };
+  std::vector<Scripted> script_steps;
   auto ring = [this, id] {
     ProviderEvent event;
     event.session_id = id;
     event.kind = ProviderEventKind::kRinging;
     Emit(std::move(event));
   };
-  auto answer = [this, id] { Answer(id); };
-
   switch (script) {
     case Script::kAnswer:
     case Script::kRemoteHangup:
-      After(id, Scaled(kTimeToRing), ring);
-      After(id, Scaled(kTimeToRing + kRingToAnswer), answer);
+      script_steps.push_back({Scaled(kTimeToRing), ring});
+      script_steps.push_back({Scaled(kTimeToRing + kRingToAnswer),
+                              [this, id] { EmitAnswered(id); }, StepKind::kAnswers});
       if (script == Script::kRemoteHangup) {
-        After(id, Scaled(kTimeToRing + kRingToAnswer + kAnswerToRemoteHangup), [this, id] {
-          EndSimulated(id, EndOutcome::kDisconnected, voip::v1::HANGUP_SOURCE_REMOTE,
-                       voip::v1::ERROR_CODE_UNSPECIFIED, Cause(0, "", 16, "completed"),
-                       "the far end hung up");
-        });
+        script_steps.push_back(
+            {Scaled(kTimeToRing + kRingToAnswer + kAnswerToRemoteHangup), [this, id] {
+               EndSimulated(id, EndOutcome::kDisconnected, voip::v1::HANGUP_SOURCE_REMOTE,
+                            voip::v1::ERROR_CODE_UNSPECIFIED, Cause(0, "", 16, "completed"),
+                            "the far end hung up");
+             }});
       }
       break;
     case Script::kBusy:
-      After(id, Scaled(kTimeToRing), ring);
-      After(id, Scaled(kTimeToRing + kRingToBusy), [this, id] {
-        EndSimulated(id, EndOutcome::kBusy, voip::v1::HANGUP_SOURCE_REMOTE,
-                     voip::v1::ERROR_CODE_UNSPECIFIED, Cause(486, "Busy Here", 17, "busy"),
-                     "the far end is busy");
-      });
+      script_steps.push_back({Scaled(kTimeToRing), ring});
+      script_steps.push_back({Scaled(kTimeToRing + kRingToBusy), [this, id] {
+                                EndSimulated(id, EndOutcome::kBusy,
+                                             voip::v1::HANGUP_SOURCE_REMOTE,
+                                             voip::v1::ERROR_CODE_UNSPECIFIED,
+                                             Cause(486, "Busy Here", 17, "busy"),
+                                             "the far end is busy");
+                              }});
       break;
     case Script::kNoAnswer:
-      After(id, Scaled(kTimeToRing), ring);
+      script_steps.push_back({Scaled(kTimeToRing), ring});
       break;
     case Script::kProviderFailure:
-      After(id, Scaled(kTimeToFailure), [this, id] {
-        EndSimulated(id, EndOutcome::kFailed, voip::v1::HANGUP_SOURCE_SYSTEM,
-                     voip::v1::PROVIDER_ERROR,
-                     Cause(503, "Service Unavailable", 41, "failed"),
-                     "sandbox: simulated provider failure");
-      });
+      script_steps.push_back({Scaled(kTimeToFailure), [this, id] {
+                                EndSimulated(id, EndOutcome::kFailed,
+                                             voip::v1::HANGUP_SOURCE_SYSTEM,
+                                             voip::v1::PROVIDER_ERROR,
+                                             Cause(503, "Service Unavailable", 41, "failed"),
+                                             "sandbox: simulated provider failure");
+                              }});
       break;
     case Script::kNetworkError:
       break;  // handled above
   }
   // The ring timeout is voipd's policy, not the far end's: never scaled.
-  After(id, ring_timeout, [this, id] {
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = calls_.find(id);
-      if (it == calls_.end() || it->second->answered) return;
+  script_steps.push_back({ring_timeout,
+                          [this, id] {
+                            EndSimulated(id, EndOutcome::kUnavailable,
+                                         voip::v1::HANGUP_SOURCE_SYSTEM,
+                                         voip::v1::ERROR_CODE_UNSPECIFIED,
+                                         Cause(480, "Temporarily Unavailable", 19, "no-answer"),
+                                         "no answer before the ring timeout");
+                          },
+                          StepKind::kUntilAnswered});
+
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) {
+      script_steps.clear();
+    } else {
+      result.provider_call_id = absl::StrCat("sbx-", next_call_id_++);
+      auto call = std::make_shared<SimCall>(*context_.io);
+      for (auto& step : script_steps) {
+        AddStepLocked(id, *call, step.delay, std::move(step.fn), step.kind);
+      }
+      calls_.emplace(id, std::move(call));
     }
-    EndSimulated(id, EndOutcome::kUnavailable, voip::v1::HANGUP_SOURCE_SYSTEM,
-                 voip::v1::ERROR_CODE_UNSPECIFIED, Cause(480, "Temporarily Unavailable", 19,
-                                                         "no-answer"),
-                 "no answer before the ring timeout");
-  }, /*until_answered=*/true);
+  }
+  if (result.provider_call_id.empty()) {
+    std::move(done)(NetworkError(context_.system_name, "sandbox: adapter is shutting down"));
+    return;
+  }
   std::move(done)(std::move(result));
 }
 
@@ -387,7 +405,7 @@ void SandboxAdapter::SimulateInbound(
     });
   } else {
     // Answered by the simulated agent, then the caller hangs up.
-    After(id, Scaled(kRingToAnswer), [this, id] { Answer(id); });
+    After(id, Scaled(kRingToAnswer), [this, id] { EmitAnswered(id); }, StepKind::kAnswers);
     After(id, Scaled(kRingToAnswer + kAnswerToRemoteHangup), [this, id] {
       EndSimulated(id, EndOutcome::kDisconnected, voip::v1::HANGUP_SOURCE_REMOTE,
                    voip::v1::ERROR_CODE_UNSPECIFIED, Cause(0, "", 16, "completed"),

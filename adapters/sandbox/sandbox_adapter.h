@@ -46,17 +46,26 @@ class SandboxAdapter final : public Adapter,
  private:
   struct SimCall;
 
-  // Runs `fn` after `delay` (simulated time) unless the call ended first, or,
-  // for an `until_answered` step (the ring timeout), was answered first.
+  // What a scripted step does to the call's own state when it becomes due.
+  enum class StepKind {
+    kPlain,
+    kAnswers,         // the far end picks up: drops the until-answered steps
+    kUntilAnswered,   // the ring timeout: dropped once the call is answered
+  };
+  // Runs `fn` after `delay` (simulated time) unless the call ended first (or,
+  // for kUntilAnswered, was answered first).
   void After(const std::string& session_id, absl::Duration delay,
-             absl::AnyInvocable<void() &&> fn, bool until_answered = false);
+             absl::AnyInvocable<void() &&> fn, StepKind kind = StepKind::kPlain);
+  void AddStepLocked(const std::string& session_id, SimCall& call, absl::Duration delay,
+                     absl::AnyInvocable<void() &&> fn, StepKind kind)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Points the call's timer at its earliest step.
   void Arm(const std::string& session_id, SimCall& call) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Timer expiry: runs the steps that are due, re-arms for the rest.
   void RunDue(const std::string& session_id);
   void Emit(ProviderEvent event);
-  // The far end picked up (a no-op once the call ended).
-  void Answer(const std::string& session_id);
+  // Reports the far end's answer (the kAnswers step already marked the call).
+  void EmitAnswered(const std::string& session_id);
   void EndSimulated(const std::string& session_id, EndOutcome outcome,
                     voip::v1::HangupSource source, voip::v1::ErrorCode code,
                     voip::v1::ProviderCause cause, std::string message);
