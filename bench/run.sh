@@ -345,7 +345,7 @@ if wants b; then
     scenario_start b
     # Reference: SIPp UAC -> SIPp UAS (INVITE/180/200/ACK, 5 s hold, BYE): the
     # highest rate at which every call succeeds.
-    if [[ $QUICK -eq 1 ]]; then RATES="1000 4000"; else RATES="1000 2000 4000 8000 10000 12000 14000 16000 18000 20000"; fi
+    if [[ $QUICK -eq 1 ]]; then RATES="1000 4000"; else RATES="1000 2000 4000 8000 10000 12000 14000 16000 18000 20000 22000 24000"; fi
     for r in $RATES; do
       (( $(remaining) > 150 )) || break
       port=$(free_udp_port); cport=$(free_udp_port)
