@@ -136,17 +136,21 @@ void EventBus::TakeWakeableLocked(uint64_t upto, WakeList* to_wake) {
 
 bool EventBus::HasEventForLocked(Subscription& sub, uint64_t upto) {
   if (log_.empty()) return true;
-  const uint64_t oldest = log_.front()->sequence();
-  if (sub.cursor_ + 1 < oldest) return true;  // fell out of the window: NextFor says so
+  if (sub.cursor_ + 1 < log_.front()->sequence()) return true;  // NextFor reports it
+  // Stepping over rejected events here keeps the cursor at the head, so
+  // they never count as lag.
+  return SkipRejectedLocked(sub, upto) != nullptr;
+}
+
+const CallEventPtr* EventBus::SkipRejectedLocked(Subscription& sub, uint64_t upto) {
+  const uint64_t oldest = log_.empty() ? next_sequence_ : log_.front()->sequence();
   for (size_t i = sub.cursor_ + 1 - oldest; i < log_.size(); ++i) {
     const CallEventPtr& event = log_[i];
-    if (event->sequence() > upto) break;
-    if (sub.filter_.Matches(*event)) return true;
-    // What NextFor would do with it: step over. The cursor stays at the
-    // head, so skipped events never count as lag.
+    if (event->sequence() > upto) break;  // not visible yet
+    if (sub.filter_.Matches(*event)) return &event;
     sub.cursor_ = event->sequence();
   }
-  return false;
+  return nullptr;
 }
 
 void EventBus::Restore(std::vector<voip::v1::CallEvent> events, uint64_t last_sequence) {
@@ -238,11 +242,9 @@ absl::StatusOr<CallEventPtr> EventBus::NextFor(Subscription* sub) {
         "subscriber fell ", last - sub->cursor_, " events behind (limit ", max_lag_,
         "); resume with after_sequence=", sub->cursor_));
   }
-  for (size_t i = sub->cursor_ + 1 - oldest; i < log_.size(); ++i) {
-    const CallEventPtr& event = log_[i];
-    if (event->sequence() > last) break;  // not durable yet
-    sub->cursor_ = event->sequence();
-    if (sub->filter_.Matches(*event)) return event;
+  if (const CallEventPtr* next = SkipRejectedLocked(*sub, last)) {
+    sub->cursor_ = (*next)->sequence();
+    return *next;
   }
   // A closed bus still hands out what was published before it closed, so the
   // last events (e.g. calls ended at shutdown) reach every subscriber.

@@ -155,6 +155,12 @@ class EventBus {
   // call's events.
   void TakeWakeableLocked(uint64_t upto, WakeList* to_wake) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HasEventForLocked(Subscription& sub, uint64_t upto) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The first event after `sub`'s cursor, up to `upto`, that its filter
+  // accepts (nullptr: none yet); the cursor moves past the rejected ones
+  // before it. The one place a cursor steps over events (NextFor too). The
+  // cursor must be inside the window.
+  const CallEventPtr* SkipRejectedLocked(Subscription& sub, uint64_t upto)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   size_t window_ ABSL_GUARDED_BY(mu_);

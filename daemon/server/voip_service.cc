@@ -33,15 +33,21 @@ CallController::SessionCallback Reply(std::shared_ptr<RpcContext> rpc,
   };
 }
 
+// Whether `request`'s request_id is rescoped to its token: ids of
+// anonymous callers stay as sent, and oversize ids are refused by
+// validation with the right field.
+template <typename Request>
+bool ScopesRequestId(const Principal& principal, const Request& request) {
+  return !request.request_id().empty() && principal.name != "anonymous" &&
+         request.request_id().size() <= 128;
+}
+
 // request_id keys belong to the token that sent them: without this, one
 // tenant could replay (and so read) another tenant's StartCall by guessing
 // its request_id. A digest keeps the key within the 128-byte limit.
 template <typename Request>
 void ScopeRequestId(const Principal& principal, Request* request) {
-  if (request->request_id().empty() || principal.name == "anonymous" ||
-      request->request_id().size() > 128) {
-    return;  // oversize ids are refused by validation with the right field
-  }
+  if (!ScopesRequestId(principal, *request)) return;
   request->set_request_id(absl::BytesToHexString(
       Sha256(absl::StrCat(principal.name, "\n", request->request_id()))));
 }
@@ -50,9 +56,7 @@ void ScopeRequestId(const Principal& principal, Request* request) {
 // the handler passes the client's request on instead of a copy.
 template <typename Request>
 bool NeedsScoping(const Principal& principal, const Request& request) {
-  return !principal.labels.empty() ||
-         (!request.request_id().empty() && principal.name != "anonymous" &&
-          request.request_id().size() <= 128);
+  return !principal.labels.empty() || ScopesRequestId(principal, request);
 }
 
 }  // namespace

@@ -81,6 +81,16 @@ std::vector<uint64_t> Drain(Subscription& sub) {
   }
 }
 
+// A subscriber to session "mine" only that has read everything, so that what
+// is published next goes through the bus's wake-up decision.
+SubscriptionPtr WaitingForMine(EventBus& bus, const std::shared_ptr<WakeCounter>& wakes) {
+  EventFilter filter;
+  filter.session_id = "mine";
+  auto sub = MustSubscribe(bus, filter, std::nullopt, CountWakes(wakes));
+  EXPECT_THAT(Drain(*sub), IsEmpty());  // now waiting
+  return sub;
+}
+
 std::vector<uint64_t> Range(uint64_t first, uint64_t last) {
   std::vector<uint64_t> out;
   for (uint64_t s = first; s <= last; ++s) out.push_back(s);
@@ -405,10 +415,7 @@ TEST(EventBusTest, FilteredSubscriberIsNotWokenForEventsItsFilterRejects) {
   // a wake-up (a fan-out thread hop each), nor count as lag.
   auto wakes = std::make_shared<WakeCounter>();
   EventBus bus(100, /*max_lag=*/2);
-  EventFilter filter;
-  filter.session_id = "mine";
-  auto sub = MustSubscribe(bus, filter, std::nullopt, CountWakes(wakes));
-  ASSERT_THAT(Drain(*sub), IsEmpty());  // now waiting
+  auto sub = WaitingForMine(bus, wakes);
   for (int i = 0; i < 10; ++i) bus.Publish(MakeEvent("other"));
   EXPECT_EQ(wakes->Get(), 0);
   EXPECT_EQ(sub->cursor(), 10u) << "stepped over the rejected events";
@@ -423,10 +430,7 @@ TEST(EventBusTest, WithAJournalFilteredSubscriberIsWokenOnlyForDurableEventsItWa
   auto wakes = std::make_shared<WakeCounter>();
   EventBus bus(100, 100);
   bus.SetJournal([](const CallEventPtr&) {});
-  EventFilter filter;
-  filter.session_id = "mine";
-  auto sub = MustSubscribe(bus, filter, std::nullopt, CountWakes(wakes));
-  ASSERT_THAT(Drain(*sub), IsEmpty());
+  auto sub = WaitingForMine(bus, wakes);
   for (int i = 0; i < 3; ++i) bus.Publish(MakeEvent("other"));
   bus.MarkDurable(3);
   EXPECT_EQ(wakes->Get(), 0);
@@ -444,10 +448,7 @@ TEST(EventBusTest, WaitingSubscriberThatFellOutOfTheWindowIsWokenToLearnIt) {
   auto wakes = std::make_shared<WakeCounter>();
   EventBus bus(/*window=*/2, 100);
   bus.SetJournal([](const CallEventPtr&) {});
-  EventFilter filter;
-  filter.session_id = "mine";
-  auto sub = MustSubscribe(bus, filter, std::nullopt, CountWakes(wakes));
-  ASSERT_THAT(Drain(*sub), IsEmpty());
+  auto sub = WaitingForMine(bus, wakes);
   for (int i = 0; i < 5; ++i) bus.Publish(MakeEvent("other"));
   bus.MarkDurable(5);
   EXPECT_EQ(wakes->Get(), 1);
