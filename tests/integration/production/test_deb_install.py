@@ -348,6 +348,15 @@ class DebInstallTest(unittest.TestCase):
         self.assertEqual(user[2], self.uid, user)
         self.assertEqual(self.check("readlink", WANTS).strip(), UNIT)
 
+        # An operator's `systemctl disable voipd` survives an upgrade or a
+        # reinstall (debhelper's was-enabled logic); only a first install enables.
+        self.check("systemctl", "disable", "voipd.service")
+        self.assertFalse(self.exists(WANTS), "systemctl disable left the wants link")
+        self.assert_clean_dpkg(root.run("dpkg", "-i", "/tmp/voipd.deb"), "dpkg -i (disabled)")
+        self.assertFalse(self.exists(WANTS), "reinstalling re-enabled a disabled voipd")
+        res = root.run("systemctl", "is-enabled", "voipd.service")
+        self.assertEqual(res.stdout.strip(), "disabled", output(res))
+
         self.assert_clean_dpkg(root.run("dpkg", "--purge", "voipd"), "dpkg --purge")
         res = root.run("dpkg-query", "-W", "-f=${Status}", "voipd")
         self.assertNotIn("installed", res.stdout, output(res))

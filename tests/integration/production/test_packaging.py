@@ -46,7 +46,12 @@ class PackagingTest(unittest.TestCase):
             subprocess.run(["dpkg-deb", "-e", deb, control], check=True)
             with open(os.path.join(control, "postinst")) as f:
                 postinst = f.read()
-            self.assertIn("systemd-sysusers voipd.conf", postinst)
+            # A failed systemd-sysusers must fail the configure step: no
+            # "|| true" on that line (test_deb_install runs the script itself).
+            sysusers = [line for line in postinst.splitlines()
+                        if line.strip().startswith("systemd-sysusers")]
+            self.assertEqual(len(sysusers), 1, postinst)
+            self.assertTrue(sysusers[0].rstrip().endswith("voipd.conf"), sysusers[0])
             self.assertIn("deb-systemd-helper enable voipd.service", postinst)
             self.assertTrue(os.access(os.path.join(control, "postinst"), os.X_OK))
 
