@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "daemon/allocator.h"
 #include "daemon/config/config_loader.h"
+#include "daemon/config/secret_file_reader.h"
 #include "daemon/daemon.h"
 #include "daemon/logging.h"
 #include "daemon/observability/sd_notify.h"
@@ -89,6 +90,18 @@ int main(int argc, char** argv) {
     }
   }
   if (check_only) {
+    // Also read what the adapters will read (secret files, prompts,
+    // certificates), the way a start would: a missing file shows now, not at
+    // the next start or reload. Nothing is created: no socket, no thread.
+    const voipd::SecretFileReader secrets;
+    for (const voipd::SystemConfig& system : settings->systems) {
+      if (absl::Status s = system.factory->CheckFiles(*system.config, secrets); !s.ok()) {
+        voipd::FlushLogs();
+        std::fprintf(stderr, "voipd: invalid configuration: systems.%s: %s\n",
+                     system.name.c_str(), std::string(s.message()).c_str());
+        return 1;
+      }
+    }
     std::printf("%s: OK\n", embedded ? "(embedded default)" : config_path.c_str());
     return 0;
   }

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "adapters/api/adapter.h"
 #include "adapters/api/adapter_context.h"
 #include "google/protobuf/message.h"
@@ -24,7 +26,23 @@ class AdapterFactory {
   virtual absl::Status Validate(google::protobuf::Message& config) const = 0;
   virtual absl::StatusOr<AdapterPtr> Create(const google::protobuf::Message& config,
                                             const AdapterContext& context) const = 0;
+  // Reads, through `secrets`, every file Create (or the adapter later) would
+  // read: secret files, prompts, certificates. Opens no socket and starts no
+  // thread; `voipd --check-config` runs it on a validated config, so that a
+  // missing or unreadable file shows before a start or a reload, as
+  // `nginx -t` does. Errors name the field.
+  virtual absl::Status CheckFiles(const google::protobuf::Message& config,
+                                  const SecretReader& secrets) const {
+    return absl::OkStatus();
+  }
 };
+
+// `status` with the config field it concerns in front of its message, for
+// CheckFiles: "password_file: cannot read secret file '...': ...".
+inline absl::Status InField(absl::string_view field, const absl::Status& status) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat(field, ": ", status.message()));
+}
 
 // Does the downcast once so that each adapter only writes typed hooks.
 template <typename ConfigT>
@@ -40,11 +58,19 @@ class TypedAdapterFactory : public AdapterFactory {
                                     const AdapterContext& context) const final {
     return CreateTyped(static_cast<const ConfigT&>(config), context);
   }
+  absl::Status CheckFiles(const google::protobuf::Message& config,
+                          const SecretReader& secrets) const final {
+    return CheckFilesTyped(static_cast<const ConfigT&>(config), secrets);
+  }
 
  protected:
   virtual absl::Status ValidateTyped(ConfigT& config) const = 0;
   virtual absl::StatusOr<AdapterPtr> CreateTyped(const ConfigT& config,
                                                  const AdapterContext& context) const = 0;
+  // Types whose config names no file keep this.
+  virtual absl::Status CheckFilesTyped(const ConfigT& config, const SecretReader& secrets) const {
+    return absl::OkStatus();
+  }
 };
 
 }  // namespace voipd::adapters

@@ -204,6 +204,12 @@ class AsteriskAmiAdapterFactory final : public TypedAdapterFactory<Config> {
     return absl::OkStatus();
   }
 
+  absl::Status CheckFilesTyped(const Config& config, const SecretReader& secrets) const override {
+    // The adapter reads it at every (re)connect; this is the same read.
+    absl::StatusOr<std::string> secret = secrets.ReadSecretFile(config.secret_file());
+    return secret.ok() ? absl::OkStatus() : InField("secret_file", secret.status());
+  }
+
   absl::StatusOr<AdapterPtr> CreateTyped(const Config& config,
                                          const AdapterContext& context) const override {
     if (context.io == nullptr) {

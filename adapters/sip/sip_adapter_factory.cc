@@ -17,6 +17,18 @@ class SipAdapterFactory final : public TypedAdapterFactory<voip::config::v1::Sip
     return ValidateSipConfig(config);
   }
 
+  absl::Status CheckFilesTyped(const voip::config::v1::SipAdapterConfig& config,
+                               const SecretReader& secrets) const override {
+    absl::StatusOr<SipSettings> settings = ParseSipConfig(config);
+    if (!settings.ok()) return settings.status();
+    if (!settings->password_file.empty()) {
+      absl::StatusOr<std::string> secret = secrets.ReadSecretFile(settings->password_file);
+      if (!secret.ok()) return InField("password_file", secret.status());
+    }
+    // prompt_wav needs nothing here: the config loader already reads it.
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<AdapterPtr> CreateTyped(const voip::config::v1::SipAdapterConfig& config,
                                          const AdapterContext& context) const override {
     absl::StatusOr<SipSettings> settings = ParseSipConfig(config);

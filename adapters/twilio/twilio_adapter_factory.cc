@@ -4,6 +4,7 @@
 #include "adapters/twilio/curl_api.h"
 #include "adapters/twilio/twilio_adapter.h"
 #include "adapters/twilio/twilio_config.h"
+#include "adapters/twilio/twilio_credentials.h"
 
 namespace voipd::adapters::twilio {
 namespace {
@@ -17,6 +18,14 @@ class TwilioAdapterFactory final
   absl::Status ValidateTyped(voip::config::v1::TwilioAdapterConfig& config) const override {
     return ValidateTwilioConfig(config);
   }
+  absl::Status CheckFilesTyped(const voip::config::v1::TwilioAdapterConfig& config,
+                               const SecretReader& secrets) const override {
+    // What the adapter reads at start and on every rotation check: each
+    // configured file, and the Account SID's and key's shapes.
+    TwilioCredentials credentials(&secrets, SettingsFromConfig(config));
+    return credentials.Reload();
+  }
+
   absl::StatusOr<AdapterPtr> CreateTyped(const voip::config::v1::TwilioAdapterConfig& config,
                                          const AdapterContext& context) const override {
     // libcurl is loaded only when a twilio system exists (curl_api.h).

@@ -60,6 +60,18 @@ class WebRtcAdapterFactory final
     }
     return absl::OkStatus();
   }
+  absl::Status CheckFilesTyped(const voip::config::v1::WebRtcAdapterConfig& config,
+                               const SecretReader& secrets) const override {
+    if (config.tls_cert_file().empty()) return absl::OkStatus();
+    if (auto cert = secrets.ReadSecretFile(config.tls_cert_file()); !cert.ok()) {
+      return InField("tls_cert_file", cert.status());
+    }
+    if (auto key = secrets.ReadSecretFile(config.tls_key_file()); !key.ok()) {
+      return InField("tls_key_file", key.status());
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<AdapterPtr> CreateTyped(const voip::config::v1::WebRtcAdapterConfig& config,
                                          const AdapterContext& context) const override {
     absl::StatusOr<std::shared_ptr<WebRtcAdapter>> adapter = WebRtcAdapter::Create(config, context);
