@@ -9,15 +9,12 @@
 
 #include <CLI/CLI.hpp>
 
-#include "absl/synchronization/mutex.h"
+#include "abseil_setting.h"
 
 #include "call_driver.h"
 
 int main(int argc, char** argv) {
-  // The Abseil mutex setting voipd's main uses (Debian builds Abseil with
-  // deadlock detection on, and gRPC's own locks are Abseil mutexes): the same
-  // library configuration on both sides of a same-run comparison.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  bench::UseVoipdAbseilSetting();
   CLI::App app{"voipd-loadgen: StartCall/EndCall load generator"};
   bench::DriverOptions o;
   std::string target = "voipd";

@@ -20,10 +20,9 @@
 #include <thread>
 
 #include <CLI/CLI.hpp>
-
-#include "absl/synchronization/mutex.h"
 #include <grpcpp/grpcpp.h>
 
+#include "abseil_setting.h"
 #include "bench/v1/reference.grpc.pb.h"
 
 namespace {
@@ -257,10 +256,7 @@ class ReferenceServiceImpl final : public bench::v1::ReferenceService::CallbackS
 }  // namespace
 
 int main(int argc, char** argv) {
-  // The Abseil mutex setting voipd's main uses (Debian builds Abseil with
-  // deadlock detection on, and gRPC's own locks are Abseil mutexes): the same
-  // library configuration on both sides of a same-run comparison.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  bench::UseVoipdAbseilSetting();
   CLI::App app{"bench-reference-server: bare gRPC unary and streaming reference"};
   std::string listen = "127.0.0.1:0";
   std::string ready_file;

@@ -26,7 +26,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "absl/synchronization/mutex.h"
+#include "abseil_setting.h"
 
 #include "bench/v1/reference.grpc.pb.h"
 #include "call_driver.h"
@@ -408,10 +408,7 @@ void Stream::OnDone(const grpc::Status& status) {
 }  // namespace bench
 
 int main(int argc, char** argv) {
-  // The Abseil mutex setting voipd's main uses (Debian builds Abseil with
-  // deadlock detection on, and gRPC's own locks are Abseil mutexes): the same
-  // library configuration on both sides of a same-run comparison.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  bench::UseVoipdAbseilSetting();
   CLI::App app{"voipd-swarm: many event subscribers, fan-out latency and idle memory"};
   bench::SwarmOptions o;
   std::string target = "voipd";
