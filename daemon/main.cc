@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -90,9 +89,9 @@ int main(int argc, char** argv) {
     }
   }
   if (check_only) {
-    // Also read what the adapters will read (secret files, prompts,
-    // certificates), the way a start would: a missing file shows now, not at
-    // the next start or reload. Nothing is created: no socket, no thread.
+    // Also read what the adapters will read (secret files, certificates),
+    // the way a start would: a missing file shows now, not at the next start
+    // or reload. Nothing is created: no socket, no thread.
     const voipd::SecretFileReader secrets;
     for (const voipd::SystemConfig& system : settings->systems) {
       if (absl::Status s = system.factory->CheckFiles(*system.config, secrets); !s.ok()) {

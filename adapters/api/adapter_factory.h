@@ -27,7 +27,8 @@ class AdapterFactory {
   virtual absl::StatusOr<AdapterPtr> Create(const google::protobuf::Message& config,
                                             const AdapterContext& context) const = 0;
   // Reads, through `secrets`, every file Create (or the adapter later) would
-  // read: secret files, prompts, certificates. Opens no socket and starts no
+  // read and the config loader has not: secret files, certificates. Opens no
+  // socket and starts no
   // thread; `voipd --check-config` runs it on a validated config, so that a
   // missing or unreadable file shows before a start or a reload, as
   // `nginx -t` does. Errors name the field.
@@ -37,11 +38,14 @@ class AdapterFactory {
   }
 };
 
-// `status` with the config field it concerns in front of its message, for
-// CheckFiles: "password_file: cannot read secret file '...': ...".
-inline absl::Status InField(absl::string_view field, const absl::Status& status) {
-  if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat(field, ": ", status.message()));
+// For CheckFiles: reads the secret file at `path` as the adapter will, and
+// puts `field` in front of an error ("password_file: cannot read secret file
+// '...': ..."). The content is dropped, never shown.
+inline absl::Status CheckSecretFile(const SecretReader& secrets, absl::string_view field,
+                                    absl::string_view path) {
+  absl::StatusOr<std::string> secret = secrets.ReadSecretFile(path);
+  if (secret.ok()) return absl::OkStatus();
+  return absl::Status(secret.status().code(), absl::StrCat(field, ": ", secret.status().message()));
 }
 
 // Does the downcast once so that each adapter only writes typed hooks.

@@ -206,8 +206,7 @@ class AsteriskAmiAdapterFactory final : public TypedAdapterFactory<Config> {
 
   absl::Status CheckFilesTyped(const Config& config, const SecretReader& secrets) const override {
     // The adapter reads it at every (re)connect; this is the same read.
-    absl::StatusOr<std::string> secret = secrets.ReadSecretFile(config.secret_file());
-    return secret.ok() ? absl::OkStatus() : InField("secret_file", secret.status());
+    return CheckSecretFile(secrets, "secret_file", config.secret_file());
   }
 
   absl::StatusOr<AdapterPtr> CreateTyped(const Config& config,

@@ -19,14 +19,9 @@ class SipAdapterFactory final : public TypedAdapterFactory<voip::config::v1::Sip
 
   absl::Status CheckFilesTyped(const voip::config::v1::SipAdapterConfig& config,
                                const SecretReader& secrets) const override {
-    absl::StatusOr<SipSettings> settings = ParseSipConfig(config);
-    if (!settings.ok()) return settings.status();
-    if (!settings->password_file.empty()) {
-      absl::StatusOr<std::string> secret = secrets.ReadSecretFile(settings->password_file);
-      if (!secret.ok()) return InField("password_file", secret.status());
-    }
     // prompt_wav needs nothing here: the config loader already reads it.
-    return absl::OkStatus();
+    if (config.password_file().empty()) return absl::OkStatus();
+    return CheckSecretFile(secrets, "password_file", config.password_file());
   }
 
   absl::StatusOr<AdapterPtr> CreateTyped(const voip::config::v1::SipAdapterConfig& config,

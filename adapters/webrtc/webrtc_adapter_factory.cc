@@ -63,13 +63,11 @@ class WebRtcAdapterFactory final
   absl::Status CheckFilesTyped(const voip::config::v1::WebRtcAdapterConfig& config,
                                const SecretReader& secrets) const override {
     if (config.tls_cert_file().empty()) return absl::OkStatus();
-    if (auto cert = secrets.ReadSecretFile(config.tls_cert_file()); !cert.ok()) {
-      return InField("tls_cert_file", cert.status());
+    if (absl::Status cert = CheckSecretFile(secrets, "tls_cert_file", config.tls_cert_file());
+        !cert.ok()) {
+      return cert;
     }
-    if (auto key = secrets.ReadSecretFile(config.tls_key_file()); !key.ok()) {
-      return InField("tls_key_file", key.status());
-    }
-    return absl::OkStatus();
+    return CheckSecretFile(secrets, "tls_key_file", config.tls_key_file());
   }
 
   absl::StatusOr<AdapterPtr> CreateTyped(const voip::config::v1::WebRtcAdapterConfig& config,
