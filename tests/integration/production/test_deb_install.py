@@ -190,23 +190,6 @@ class DebInstallTest(unittest.TestCase):
         return self.root.run("test", "-e", path).returncode == 0 or \
             self.root.run("test", "-L", path).returncode == 0
 
-    def test_deb_depends_on_what_voipd_loads(self):
-        # shlibdeps finds the linked libraries (tcmalloc among them, which
-        # nothing would notice missing: malloc would quietly resolve to
-        # glibc's); libcurl4 is dlopen()ed and listed by hand.
-        res = subprocess.run(["dpkg-deb", "-f", self.deb, "Depends"], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
-        self.assertEqual(res.returncode, 0, output(res))
-        depends = {d.strip().split()[0] for d in res.stdout.replace("|", ",").split(",") if d.strip()}
-        for package in ("libcurl4", "systemd", "libgrpc++1.51", "libre0"):
-            self.assertIn(package, depends, res.stdout)
-        with open(os.path.join(BUILD_DIR, "CMakeCache.txt")) as cache:
-            tcmalloc = "VOIPD_ALLOCATOR:STRING=tcmalloc\n" in cache.read()
-        if tcmalloc:
-            self.assertIn("libtcmalloc-minimal4", depends, res.stdout)
-        else:  # -DVOIPD_ALLOCATOR=system
-            self.assertNotIn("libtcmalloc-minimal4", depends, res.stdout)
-
     def test_deb_installs_enables_runs_and_purges_in_a_throwaway_root(self):
         before = host_state()
         self.root = ThrowawayRoot(self.deb)

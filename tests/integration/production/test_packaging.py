@@ -38,10 +38,32 @@ class PackagingTest(unittest.TestCase):
                                      stdout=subprocess.PIPE).stdout.decode()
             for path in EXPECTED:
                 self.assertIn("./" + path, listing)
-            depends = subprocess.run(["dpkg-deb", "-f", deb, "Depends"], check=True,
-                                     stdout=subprocess.PIPE).stdout.decode()
-            for dep in ("systemd", "libgrpc++1.51", "libsystemd0", "libssl3"):
-                self.assertIn(dep, depends)
+            # shlibdeps finds the linked libraries (tcmalloc among them, which
+            # nothing would notice missing: malloc would quietly resolve to
+            # glibc's); libcurl4 is dlopen()ed and listed by hand.
+            field = subprocess.run(["dpkg-deb", "-f", deb, "Depends"], check=True,
+                                   stdout=subprocess.PIPE).stdout.decode()
+            depends = {d.strip().split()[0] for d in field.replace("|", ",").split(",")
+                       if d.strip()}
+            for dep in ("systemd", "libgrpc++1.51", "libsystemd0", "libssl3", "libcurl4",
+                        "libre0"):
+                self.assertIn(dep, depends, field)
+            with open(os.path.join(BUILD_DIR, "CMakeCache.txt")) as cache:
+                cmake_cache = cache.read()
+            tcmalloc = "VOIPD_ALLOCATOR:STRING=tcmalloc\n" in cmake_cache
+            if tcmalloc:
+                self.assertIn("libtcmalloc-minimal4", depends, field)
+            else:  # -DVOIPD_ALLOCATOR=system
+                self.assertNotIn("libtcmalloc-minimal4", depends, field)
+            # A binary with packed relative relocations needs glibc >= 2.36,
+            # which shlibdeps does not derive: the package must say so.
+            headers = subprocess.run(["objdump", "-p", os.environ["VOIPD_BIN"]], check=True,
+                                     stdout=subprocess.PIPE, text=True).stdout
+            if "GLIBC_ABI_DT_RELR" in headers:
+                libc = [d.strip() for d in field.split(",") if d.strip().startswith("libc6 (>=")]
+                self.assertTrue(any(
+                    subprocess.run(["dpkg", "--compare-versions", d[len("libc6 (>="):-1].strip(),
+                                    "ge", "2.36"]).returncode == 0 for d in libc), field)
             control = os.path.join(out, "control")
             subprocess.run(["dpkg-deb", "-e", deb, control], check=True)
             with open(os.path.join(control, "postinst")) as f:
