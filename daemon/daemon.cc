@@ -1,5 +1,7 @@
 #include "daemon/daemon.h"
 
+#include <pthread.h>
+
 #include <utility>  // before asio (toolchain notes)
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -84,6 +86,7 @@ absl::Status Daemon::Start(const DaemonSettings& settings) {
   // event: with 1,000 subscribers StartCall otherwise waited for 1,000
   // StartWrites (bench scenario d, docs/performance.md).
   fanout_ = std::make_unique<boost::asio::thread_pool>(1);
+  boost::asio::post(*fanout_, [] { pthread_setname_np(pthread_self(), "voipd-fanout"); });
   bus_->SetWakeDispatcher([pool = fanout_.get()](EventBus::WakeList subscribers) {
     boost::asio::post(*pool, [subscribers = std::move(subscribers)]() mutable {
       EventBus::Wake(subscribers);
@@ -134,6 +137,7 @@ absl::Status Daemon::Start(const DaemonSettings& settings) {
   host_->Attach(controller_.get());
   if (history_) controller_->SetHistory(history_.get());
   io_thread_ = std::thread([io = io_.get()] {
+    pthread_setname_np(pthread_self(), "voipd-io");
     auto guard = boost::asio::make_work_guard(*io);
     io->run();
   });

@@ -1,5 +1,7 @@
 #include "daemon/stderr_batcher.h"
 
+#include <pthread.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -66,6 +68,7 @@ class StderrBatcher {
   // Sleeps until a line is left pending, gives the burst kBatchWindow to
   // grow, then writes it: at most one wake-up per window, none when idle.
   void FlushWhenArmed() {
+    pthread_setname_np(pthread_self(), "voipd-log");
     for (;;) {
       mu_.LockWhen(absl::Condition(&armed_));
       mu_.Unlock();

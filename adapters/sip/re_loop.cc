@@ -1,5 +1,6 @@
 #include "adapters/sip/re_loop.h"
 
+#include <pthread.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -92,6 +93,7 @@ struct ReLoop::Shared {
   }
 
   static void Run(std::shared_ptr<Shared> self) {
+    pthread_setname_np(pthread_self(), "sip-re");
     std::lock_guard<std::mutex> lifetime(LibreLifetimeMutex());
     self->loop_thread = std::this_thread::get_id();
     int err = libre_init();

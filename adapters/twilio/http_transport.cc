@@ -1,5 +1,7 @@
 #include "adapters/twilio/http_transport.h"
 
+#include <pthread.h>
+
 #include <mutex>
 
 #include "adapters/twilio/curl_api.h"
@@ -207,6 +209,7 @@ void HttpTransport::Finish(Transfer* t, int code) {
 }
 
 void HttpTransport::Run() {
+  pthread_setname_np(pthread_self(), "twilio-http");
   while (true) {
     std::deque<std::pair<HttpRequest, HttpCallback>> incoming;
     {

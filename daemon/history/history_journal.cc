@@ -1,5 +1,7 @@
 #include "daemon/history/history_journal.h"
 
+#include <pthread.h>
+
 #include "absl/strings/str_cat.h"
 #include "daemon/logging.h"
 
@@ -69,6 +71,7 @@ uint64_t HistoryJournal::batches() const {
 }
 
 void HistoryJournal::Run() {
+  pthread_setname_np(pthread_self(), "voipd-history");
   absl::Time next_prune = absl::Now() + prune_every_;
   for (;;) {
     WriteBatch batch;

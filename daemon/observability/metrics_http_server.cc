@@ -1,5 +1,7 @@
 #include "daemon/observability/metrics_http_server.h"
 
+#include <pthread.h>
+
 #include <utility>  // before asio (toolchain notes)
 
 #include <thread>
@@ -114,7 +116,10 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   }
   impl->Accept();
   Impl* raw = impl.get();
-  impl->thread = std::thread([raw] { raw->io.run(); });
+  impl->thread = std::thread([raw] {
+    pthread_setname_np(pthread_self(), "voipd-metrics");
+    raw->io.run();
+  });
   return std::unique_ptr<MetricsHttpServer>(new MetricsHttpServer(std::move(impl)));
 }
 

@@ -1,6 +1,7 @@
 #include "daemon/server/socket_activation.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -107,7 +108,10 @@ FdAcceptor::FdAcceptor(std::vector<int> listeners, std::function<void(int fd)> o
     impl_->acceptors.push_back(std::move(acceptor));
   }
   Impl* raw = impl_.get();
-  impl_->thread = std::thread([raw] { raw->io.run(); });
+  impl_->thread = std::thread([raw] {
+    pthread_setname_np(pthread_self(), "voipd-accept");
+    raw->io.run();
+  });
 }
 
 FdAcceptor::~FdAcceptor() {

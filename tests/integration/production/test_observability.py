@@ -100,6 +100,36 @@ class MetricsTest(unittest.TestCase):
                                            outcome="ok"), 0, text)
 
 
+class ThreadNamesTest(unittest.TestCase):
+    """Each of voipd's own threads carries its job in its name, so that
+    `top -H`, `ps -L`, perf and gdb show which one is busy or stuck
+    (gRPC's threads keep the names gRPC gives them)."""
+
+    def test_threads_are_named_after_their_job(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, text in (("sid", "AC" + "0123456789abcdef" * 2), ("token", "t0ken")):
+                with open(os.path.join(tmp, name), "w") as f:
+                    f.write(text + "\n")
+            state = os.path.join(tmp, "state")
+            os.mkdir(state)
+            config = METRICS + base_config().replace("systems:\n", (
+                "systems:\n"
+                "  pbx: { type: sip, server: \"127.0.0.1:9\", local_address: 127.0.0.1,"
+                " local_port: 0, media: none }\n"
+                "  cloud: { type: twilio, account_sid_file: %s, auth_token_file: %s,"
+                " base_url: \"http://127.0.0.1:9\", default_from: \"+15005550006\" }\n"
+                % (os.path.join(tmp, "sid"), os.path.join(tmp, "token"))), 1)
+            with voipd_harness.Voipd(config_text=config, extra_args=["--state-dir", state]) as d:
+                task = "/proc/%d/task" % d.proc.pid
+                names = set()
+                for tid in os.listdir(task):
+                    with open(os.path.join(task, tid, "comm")) as f:
+                        names.add(f.read().strip())
+        for job in ("voipd-io", "voipd-fanout", "voipd-log", "voipd-metrics", "voipd-history",
+                    "sip-re", "twilio-http"):
+            self.assertIn(job, names)
+
+
 class HealthTest(unittest.TestCase):
     def test_health_flips_to_not_serving_on_shutdown(self):
         with voipd_harness.Voipd(config_text=base_config()) as d:
