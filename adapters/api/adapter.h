@@ -91,8 +91,10 @@ class Adapter {
   // Mute for it; if the call answered while voipd was down, report
   // kAnswered too. done(false) or an error: the provider cannot report it
   // (or it is gone) and the core ends it with DAEMON_RESTART. Called once
-  // per call, before serving; `done` may run on any thread, within
-  // ReadoptTimeout() or the core gives up on it.
+  // per call, before serving; `done` may run on any thread, within 15 s
+  // (kReadoptTimeout, daemon/daemon.cc), or the core gives up and ends the
+  // call with DAEMON_RESTART; a done(true) after that is answered with
+  // EndCall (the call must not stay up at the provider, uncontrolled).
   virtual void Readopt(const voip::v1::CallSession& session,
                        absl::AnyInvocable<void(absl::StatusOr<bool>) &&> done) {
     std::move(done)(false);

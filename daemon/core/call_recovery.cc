@@ -49,9 +49,29 @@ void RecoverCalls(const std::vector<voip::v1::CallSession>& calls, const SystemT
                    absl::StrCat("voipd restarted while the call was active; the provider did "
                                 "not report it within ", absl::FormatDuration(timeout)));
     });
-    adapter->Readopt(session, [registry, id, decided, timer,
+    adapters::CallRef ref{id, session.provider_call_id()};
+    // Weak: the adapter holds this callback until it answers.
+    std::weak_ptr<adapters::Adapter> weak = adapter;
+    adapter->Readopt(session, [registry, id, decided, timer, weak, ref,
                                system = session.system_name()](absl::StatusOr<bool> alive) {
-      if (decided->exchange(true)) return;
+      if (decided->exchange(true)) {
+        auto late = weak.lock();
+        if (!alive.ok() || !*alive || late == nullptr) return;
+        // Too late: the call already ended here with DAEMON_RESTART, so it
+        // must not stay up at the provider. Its kEnded is then a no-op.
+        LogWarn("history",
+                "the provider still had the call but answered after the recovery deadline: "
+                "hanging it up",
+                {{"session_id", id}, {"system", system}});
+        late->EndCall(ref, [id, system](absl::Status ended) {
+          if (!ended.ok()) {
+            LogWarn("history", absl::StrCat("hanging up a late re-adopted call failed: ",
+                                            ended.message()),
+                    {{"session_id", id}, {"system", system}});
+          }
+        });
+        return;
+      }
       timer->cancel();
       if (alive.ok() && *alive) {
         LogInfo("history", "call re-adopted after the restart: the provider still has it",

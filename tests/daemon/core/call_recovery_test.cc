@@ -23,7 +23,8 @@ class ReadoptAdapter final : public adapters::Adapter {
   void StartCall(const adapters::DialRequest&, adapters::DialCallback done) override {
     std::move(done)(absl::UnimplementedError(""));
   }
-  void EndCall(const adapters::CallRef&, adapters::DoneCallback done) override {
+  void EndCall(const adapters::CallRef& call, adapters::DoneCallback done) override {
+    ended_.push_back(call.session_id + "/" + call.provider_call_id);
     std::move(done)(absl::OkStatus());
   }
   void Hold(const adapters::CallRef&, bool, adapters::DoneCallback done) override {
@@ -43,6 +44,7 @@ class ReadoptAdapter final : public adapters::Adapter {
     }
   }
   std::vector<std::string> asked_;
+  std::vector<std::string> ended_;  // session_id/provider_call_id of each EndCall
   absl::AnyInvocable<void(absl::StatusOr<bool>) &&> held_;
 
  private:
@@ -111,15 +113,48 @@ TEST_F(CallRecoveryTest, AdoptedCallStaysActiveOthersEndWithDaemonRestart) {
   EXPECT_EQ(registry_.Snapshot("kept")->status(), voip::v1::CALL_STATUS_DISCONNECTED);
 }
 
-TEST_F(CallRecoveryTest, SilentAdapterTimesOutAndALateYesChangesNothing) {
+TEST_F(CallRecoveryTest, ALateYesIsHungUpAtTheProviderAndAddsNoEvent) {
   auto never = std::make_shared<ReadoptAdapter>(Answer::kNever);
-  Recover({Active("slow", "never")}, {{"never", never}}, absl::Milliseconds(50));
+  voip::v1::CallSession slow = Active("slow", "never");
+  slow.set_provider_call_id("CA-late");
+  Recover({slow}, {{"never", never}}, absl::Milliseconds(50));
   ASSERT_TRUE(WaitTerminal("slow"));
   const uint64_t last = registry_.Snapshot("slow")->last_sequence();
   EXPECT_EQ(registry_.Snapshot("slow")->end_reason().error_code(), voip::v1::DAEMON_RESTART);
-  // The adapter finally answers: too late, nothing happens (one terminal event).
+  EXPECT_TRUE(never->ended_.empty());
+  // The adapter finally takes the call over: too late for the clients, who
+  // were told it ended, so the core hangs it up at the provider...
   std::move(never->held_)(true);
+  EXPECT_EQ(never->ended_, std::vector<std::string>{"slow/CA-late"});
+  // ...and the adapter's kEnded for it adds nothing (one terminal event).
+  adapters::ProviderEvent ended;
+  ended.session_id = "slow";
+  ended.kind = adapters::ProviderEventKind::kEnded;
+  registry_.OnProviderEvent(ended);
   EXPECT_EQ(registry_.Snapshot("slow")->last_sequence(), last);
+  EXPECT_EQ(registry_.Snapshot("slow")->end_reason().error_code(), voip::v1::DAEMON_RESTART);
+}
+
+TEST_F(CallRecoveryTest, ALateNoOrErrorChangesNothing) {
+  for (absl::StatusOr<bool> answer :
+       {absl::StatusOr<bool>(false), absl::StatusOr<bool>(absl::UnavailableError("down"))}) {
+    auto never = std::make_shared<ReadoptAdapter>(Answer::kNever);
+    const std::string id = answer.ok() ? "late-no" : "late-error";
+    Recover({Active(id, "never")}, {{"never", never}}, absl::Milliseconds(20));
+    ASSERT_TRUE(WaitTerminal(id));
+    const uint64_t last = registry_.Snapshot(id)->last_sequence();
+    std::move(never->held_)(answer);
+    EXPECT_TRUE(never->ended_.empty()) << id;
+    EXPECT_EQ(registry_.Snapshot(id)->last_sequence(), last) << id;
+  }
+}
+
+TEST_F(CallRecoveryTest, AnAnswerInTimeIsNotHungUp) {
+  auto yes = std::make_shared<ReadoptAdapter>(Answer::kYes);
+  Recover({Active("kept", "yes")}, {{"yes", yes}}, absl::Milliseconds(20));
+  absl::SleepFor(absl::Milliseconds(100));  // past the deadline: the timer was cancelled
+  EXPECT_TRUE(yes->ended_.empty());
+  EXPECT_EQ(registry_.Snapshot("kept")->status(), voip::v1::CALL_STATUS_CONNECTED);
 }
 
 }  // namespace
