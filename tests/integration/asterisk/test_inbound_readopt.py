@@ -123,7 +123,7 @@ class ReadoptTest(AmiTestCase):
             s.close()
         super().tearDown()
 
-    def run_until_kill(self, transcript_name, drop, number, answered=True):
+    def run_until_kill(self, transcript_name, drop, number, answered=True, restore=True):
         self.serve(transcript_name, drop=drop, sync_after_reconnect=True)
         self.start_voipd(mode="direct", mode_value=DIRECT,
                          extra_args=["--state-dir", self.state_dir])
@@ -150,7 +150,8 @@ class ReadoptTest(AmiTestCase):
         restored = self.stub.GetCallStatus(pb.GetCallStatusRequest(
             session_id=session.session_id), timeout=15)
         self.assertEqual(restored.status, S.CALL_STATUS_CONNECTED, "restored from the state dir")
-        self.server.restore.set()
+        if restore:
+            self.server.restore.set()
         return session, stream
 
     def wait_log(self, text, timeout=20):
@@ -192,6 +193,30 @@ class ReadoptTest(AmiTestCase):
                          "addressed by the channel name CoreShowChannels reported")
         self.assertEqual(len(stream.terminal_events(session.session_id)), 1)
         self.assert_server_clean()
+
+    def test_call_the_pbx_reports_after_the_deadline_is_hung_up(self):
+        # The PBX comes back only after the core's 15 s re-adoption deadline
+        # (daemon/daemon.cc, kReadoptTimeout): the call has ended with
+        # DAEMON_RESTART, so when CoreShowChannels still lists it voipd hangs
+        # it up instead of leaving it up at the PBX with nobody to end it.
+        session, stream = self.run_until_kill(
+            "03-originate-answered-hangup-action.txt", {"after": ("Event: DialEnd", 1)}, "100",
+            restore=False)
+        ended = stream.wait_for(lambda s: s.status in TERMINAL, "the deadline's end", timeout=40)
+        self.assertEqual(ended.end_reason.error_code, epb.DAEMON_RESTART,
+                         ended.end_reason.message)
+        self.assertIn("did not report it within", ended.end_reason.message)
+        self.assertEqual(self.sent("Hangup"), [])
+        self.server.restore.set()
+        self.wait_log("answered after the recovery deadline: hanging it up", timeout=30)
+        self.assert_server_clean(timeout=20)  # the replay's next step is voipd's Hangup
+        hangup = self.sent("Hangup")[0]
+        self.assertEqual(hangup.get("Channel"), "Local/100@test-00000000;1")
+        # The Hangup's events reach the adapter and change nothing: one end.
+        self.assertEqual(len(stream.terminal_events(session.session_id)), 1)
+        self.assertEqual(self.stub.GetCallStatus(pb.GetCallStatusRequest(
+            session_id=session.session_id), timeout=15).end_reason.error_code,
+            epb.DAEMON_RESTART)
 
     def test_call_gone_from_the_pbx_ends_with_daemon_restart(self):
         # The far end hangs up during the outage ("lose": it happens at the
