@@ -329,8 +329,12 @@ TEST_P(ConfigErrorTest, IsRejectedNamingSourceAndField) {
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << s.status();
   const std::string message(s.status().message());
   EXPECT_THAT(message, StartsWith(absl::StrCat(kSource, ":")));
-  if (!c.field.empty()) EXPECT_THAT(message, HasSubstr(absl::StrCat(c.field, ":")));
-  if (!c.also.empty()) EXPECT_THAT(message, HasSubstr(c.also));
+  if (!c.field.empty()) {
+    EXPECT_THAT(message, HasSubstr(absl::StrCat(c.field, ":")));
+  }
+  if (!c.also.empty()) {
+    EXPECT_THAT(message, HasSubstr(c.also));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllErrors, ConfigErrorTest, ::testing::ValuesIn(ErrorCases()), CaseName);

@@ -374,7 +374,9 @@ TEST_F(CallRegistryTest, RacingEventsOnOneCallPublishAConsistentChainAndOneEnd) 
   int terminal_events = 0;
   for (size_t k = 0; k < events.size(); ++k) {
     const voip::v1::CallEvent& event = *events[k];
-    if (k > 0) ASSERT_GT(event.sequence(), events[k - 1]->sequence());
+    if (k > 0) {
+      ASSERT_GT(event.sequence(), events[k - 1]->sequence());
+    }
     if (event.type() == voip::v1::CALL_EVENT_TYPE_STATUS_CHANGED) {
       ASSERT_EQ(event.previous_status(), status) << "event " << k << " does not follow its predecessor";
       ASSERT_NE(event.session().status(), status) << "event " << k << " changes nothing";
