@@ -4,9 +4,12 @@
 // is gone).
 #include "daemon/core/call_recovery.h"
 
+#include <algorithm>
 #include <memory>
 
+#include "absl/synchronization/mutex.h"
 #include "daemon/core/call_state_machine.h"
+#include "daemon/logging.h"
 #include "gtest/gtest.h"
 #include "tests/adapters/test_adapter.h"
 
@@ -25,7 +28,7 @@ class ReadoptAdapter final : public adapters::Adapter {
   }
   void EndCall(const adapters::CallRef& call, adapters::DoneCallback done) override {
     ended_.push_back(call.session_id + "/" + call.provider_call_id);
-    std::move(done)(absl::OkStatus());
+    std::move(done)(end_result_);
   }
   void Hold(const adapters::CallRef&, bool, adapters::DoneCallback done) override {
     std::move(done)(absl::OkStatus());
@@ -45,6 +48,7 @@ class ReadoptAdapter final : public adapters::Adapter {
   }
   std::vector<std::string> asked_;
   std::vector<std::string> ended_;  // session_id/provider_call_id of each EndCall
+  absl::Status end_result_ = absl::OkStatus();
   absl::AnyInvocable<void(absl::StatusOr<bool>) &&> held_;
 
  private:
@@ -133,6 +137,31 @@ TEST_F(CallRecoveryTest, ALateYesIsHungUpAtTheProviderAndAddsNoEvent) {
   registry_.OnProviderEvent(ended);
   EXPECT_EQ(registry_.Snapshot("slow")->last_sequence(), last);
   EXPECT_EQ(registry_.Snapshot("slow")->end_reason().error_code(), voip::v1::DAEMON_RESTART);
+}
+
+TEST_F(CallRecoveryTest, AFailedLateHangUpIsLoggedWithTheSession) {
+  absl::Mutex mu;
+  std::vector<std::string> lines;
+  SetLogSinkForTest([&](absl::string_view line) {
+    absl::MutexLock lock(&mu);
+    lines.emplace_back(line);
+  });
+  auto never = std::make_shared<ReadoptAdapter>(Answer::kNever);
+  never->end_result_ = absl::UnavailableError("pbx unreachable");
+  Recover({Active("stuck", "never")}, {{"never", never}}, absl::Milliseconds(20));
+  ASSERT_TRUE(WaitTerminal("stuck"));
+  const uint64_t last = registry_.Snapshot("stuck")->last_sequence();
+  std::move(never->held_)(true);
+  SetLogSinkForTest(nullptr);
+  EXPECT_EQ(never->ended_.size(), 1u);
+  EXPECT_EQ(registry_.Snapshot("stuck")->last_sequence(), last);
+  absl::MutexLock lock(&mu);
+  const auto failed = std::find_if(lines.begin(), lines.end(), [](const std::string& l) {
+    return l.find("hanging up a late re-adopted call failed: pbx unreachable") !=
+               std::string::npos &&
+           l.find("session_id=stuck") != std::string::npos;
+  });
+  EXPECT_NE(failed, lines.end()) << "no warning for the failed hang-up";
 }
 
 TEST_F(CallRecoveryTest, ALateNoOrErrorChangesNothing) {
