@@ -28,10 +28,9 @@ class AdapterFactory {
                                             const AdapterContext& context) const = 0;
   // Reads, through `secrets`, every file Create (or the adapter later) would
   // read and the config loader has not: secret files, certificates. Opens no
-  // socket and starts no
-  // thread; `voipd --check-config` runs it on a validated config, so that a
-  // missing or unreadable file shows before a start or a reload, as
-  // `nginx -t` does. Errors name the field.
+  // socket and starts no thread; `voipd --check-config` runs it on a
+  // validated config, so that a missing or unreadable file shows before a
+  // start or a reload, as `nginx -t` does. Errors name the field.
   virtual absl::Status CheckFiles(const google::protobuf::Message& config,
                                   const SecretReader& secrets) const {
     return absl::OkStatus();

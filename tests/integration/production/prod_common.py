@@ -27,6 +27,9 @@ health_pb2_grpc = P.modules["health_watch_pb2_grpc"]
 
 RPC_TIMEOUT = 10
 WAIT = 10
+# The shape of a Twilio Account SID, for configs that need one (nothing
+# reaches Twilio from these tests).
+TWILIO_SID = "AC" + "0123456789abcdef" * 2
 ANSWERS = "+12015550100"
 BUSY = "+12015550101"
 TERMINAL = {cpb.CALL_STATUS_DISCONNECTED, cpb.CALL_STATUS_FAILED, cpb.CALL_STATUS_BUSY,

@@ -10,8 +10,9 @@ import subprocess
 import tempfile
 import unittest
 
+from prod_common import TWILIO_SID
+
 BIN = os.environ["VOIPD_BIN"]
-SID = "AC" + "0123456789abcdef" * 2
 CLICK = '{ agent_channel: "Local/{from}@test", context: agent }'
 
 
@@ -119,7 +120,7 @@ class CheckConfigFilesTest(unittest.TestCase):
         self.write("twilio-token", "s3cret-token-value\n")
         out = self.assert_refused(system, "account_sid_file: ", "Account SID")
         self.assertNotIn("s3cret", out)
-        self.write("twilio-sid", SID + "\n")
+        self.write("twilio-sid", TWILIO_SID + "\n")
         os.remove(token)
         self.assert_refused(system, "auth_token_file: ", token)
         self.write("twilio-token", "s3cret-token-value\n")

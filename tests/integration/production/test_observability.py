@@ -15,9 +15,9 @@ import urllib.request
 
 import grpc
 
-from prod_common import (ANSWERS, BUSY, RPC_TIMEOUT, Pki, auth, base_config, cpb, health_pb2,
-                         health_pb2_grpc, new_token, pb, sha256_hex, start_call, stub,
-                         token_yaml, voipd_harness, wait_for, wait_terminal)
+from prod_common import (ANSWERS, BUSY, RPC_TIMEOUT, TWILIO_SID, Pki, auth, base_config, cpb,
+                         health_pb2, health_pb2_grpc, new_token, pb, sha256_hex, start_call,
+                         stub, token_yaml, voipd_harness, wait_for, wait_terminal)
 
 METRICS = 'metrics: { listen: "127.0.0.1:0" }\n'
 NETWORK_ERROR = "+12015550105"  # the sandbox's StartCall fails with NETWORK_ERROR
@@ -107,7 +107,7 @@ class ThreadNamesTest(unittest.TestCase):
 
     def test_threads_are_named_after_their_job(self):
         with tempfile.TemporaryDirectory() as tmp:
-            for name, text in (("sid", "AC" + "0123456789abcdef" * 2), ("token", "t0ken")):
+            for name, text in (("sid", TWILIO_SID), ("token", "t0ken")):
                 with open(os.path.join(tmp, name), "w") as f:
                     f.write(text + "\n")
             state = os.path.join(tmp, "state")
