@@ -118,7 +118,23 @@ void CallController::WithIdempotency(const std::string& method, const std::strin
       std::move (*shared_done)(result.status());
       return;
     }
-    std::move(*shared_done)(registry_->Snapshot(*result));
+    absl::StatusOr<CallSession> session = Find(*result);
+    if (!session.ok() && GetErrorCode(session.status()) == voip::v1::SESSION_NOT_FOUND) {
+      // Keys outlive the calls they started (idempotency_ttl is 24 h,
+      // ended_retention 1 h): say which call and why it is gone, on the
+      // field the client sent, rather than a session_id it never sent.
+      voip::v1::VoipError error;
+      error.set_error_code(voip::v1::SESSION_NOT_FOUND);
+      error.set_field("request_id");
+      error.set_session_id(*result);
+      // (Not the key's value: for a token it is a digest, not what was sent.)
+      error.set_message(absl::StrCat(
+          "request_id: this request already ran on call '", *result,
+          "', which has ended and is no longer kept (calls.ended_retention, "
+          "calls.max_ended_calls); it was not run again"));
+      session = MakeVoipError(std::move(error));
+    }
+    std::move(*shared_done)(std::move(session));
   };
   auto claim = idempotency_->Claim(key, Fingerprint(request), std::move(replay), absl::Now());
   if (!claim.ok()) {
@@ -461,9 +477,13 @@ void CallController::DoToggle(const std::string& session_id, bool hold_not_mute,
 absl::StatusOr<CallSession> CallController::GetCallStatus(
     const voip::v1::GetCallStatusRequest& request) const {
   if (absl::Status s = ValidateSessionId(request.session_id()); !s.ok()) return s;
-  absl::StatusOr<CallSession> live = registry_->Snapshot(request.session_id());
+  return Find(request.session_id());
+}
+
+absl::StatusOr<CallSession> CallController::Find(const std::string& session_id) const {
+  absl::StatusOr<CallSession> live = registry_->Snapshot(session_id);
   if (live.ok() || history_ == nullptr) return live;
-  absl::StatusOr<std::optional<CallSession>> past = history_->Get(request.session_id());
+  absl::StatusOr<std::optional<CallSession>> past = history_->Get(session_id);
   if (!past.ok()) return past.status();
   if (!past->has_value()) return live.status();
   return **past;

@@ -83,6 +83,9 @@ class CallController {
   void WithIdempotency(const std::string& method, const std::string& request_id,
                        const google::protobuf::Message& request, SessionCallback done,
                        absl::AnyInvocable<void(SessionCallback) &&> work);
+  // The call as the registry holds it, or as history stored it once the
+  // registry has forgotten it; SESSION_NOT_FOUND when neither has it.
+  absl::StatusOr<voip::v1::CallSession> Find(const std::string& session_id) const;
   void DoStartCall(const voip::v1::StartCallRequest& request, SessionCallback done);
   void DoEndCall(const std::string& session_id, SessionCallback done);
   // Common shape of Hold and Mute.

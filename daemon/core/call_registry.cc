@@ -141,7 +141,8 @@ bool CallRegistry::Commit(const std::string& session_id, const CallSessionPtr& j
   EventBus::WakeList wakes;
   std::vector<TerminalCallback> callbacks;
   CallSessionPtr ended;
-  CallEventPtr evicted;  // freed after mu_
+  CallEventPtr evicted;           // freed after mu_
+  std::vector<RecordPtr> pruned;  // likewise
   {
     absl::MutexLock lock(&mu_);
     auto it = by_id_.find(session_id);
@@ -153,6 +154,11 @@ bool CallRegistry::Commit(const std::string& session_id, const CallSessionPtr& j
         callbacks.swap(record.terminal_callbacks);
         ended = record.session;
         ended_.emplace_back(now, ended->session_id());
+        // Also here, not only in Create: max_ended_calls is a bound on
+        // what is held, even when no call starts after a burst ends. The
+        // call that just ended stays, whatever the limits: its EndCall and
+        // terminal callbacks are about to read it.
+        PruneEnded(now, &pruned, /*keep_newest=*/true);
         // The adapter is no longer needed; dropping it lets a reloaded-away
         // adapter instance die once its last call has ended.
         record.adapter.reset();
@@ -303,9 +309,10 @@ void CallRegistry::SetLimits(RegistryLimits limits) {
   limits_ = limits;
 }
 
-void CallRegistry::PruneEnded(absl::Time now, std::vector<RecordPtr>* pruned) {
-  while (!ended_.empty() && (ended_.front().first + limits_.ended_retention <= now ||
-                             ended_.size() > limits_.max_ended_calls)) {
+void CallRegistry::PruneEnded(absl::Time now, std::vector<RecordPtr>* pruned, bool keep_newest) {
+  const size_t keep = keep_newest ? 1 : 0;
+  while (ended_.size() > keep && (ended_.front().first + limits_.ended_retention <= now ||
+                                  ended_.size() > limits_.max_ended_calls)) {
     auto it = by_id_.find(ended_.front().second);
     if (it != by_id_.end()) {
       by_index_.erase(it->second->index);

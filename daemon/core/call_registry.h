@@ -100,10 +100,10 @@ class CallRegistry final : public adapters::CallEventSink {
   bool Commit(const std::string& session_id, const CallSessionPtr& judged,
               std::shared_ptr<voip::v1::CallEvent> next, const TransitionResult& result,
               absl::Time now);
-  // Forgets ended calls past retention. The records (and, through their
-  // sessions, the last events of those calls) go to `pruned`, to be freed
-  // after mu_ is released.
-  void PruneEnded(absl::Time now, std::vector<RecordPtr>* pruned)
+  // Forgets ended calls past retention (the newest one excepted with
+  // `keep_newest`). The records (and, through their sessions, the last
+  // events of those calls) go to `pruned`, to be freed after mu_ is released.
+  void PruneEnded(absl::Time now, std::vector<RecordPtr>* pruned, bool keep_newest = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   EventBus* const bus_;

@@ -466,6 +466,29 @@ TEST_F(CallControllerTest, SameRequestIdWithOtherParametersIsAMismatch) {
   ASSERT_TRUE(End(first->session_id()).ok());
 }
 
+TEST_F(CallControllerTest, RetryAfterTheCallWasForgottenNamesRequestIdAndDoesNotDialAgain) {
+  registry_.SetLimits(RegistryLimits{absl::Hours(1), /*max_ended_calls=*/0});
+  SessionResult first = Start(StartRequest(kAnswers, "", "req-old"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(End(first->session_id()).ok());
+  // The next call's creation prunes the ended one (max_ended_calls 0).
+  SessionResult next = Start(StartRequest(kAnswers));
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_EQ(CallCount(), 1);
+
+  SessionResult retry = Start(StartRequest(kAnswers, "", "req-old"));
+  ASSERT_FALSE(retry.ok());
+  EXPECT_EQ(retry.status().code(), absl::StatusCode::kNotFound);
+  const voip::v1::VoipError error = ErrorOf(retry.status());
+  EXPECT_EQ(error.error_code(), voip::v1::SESSION_NOT_FOUND);
+  EXPECT_EQ(error.field(), "request_id");
+  EXPECT_EQ(error.session_id(), first->session_id());
+  EXPECT_THAT(error.message(), HasSubstr("no longer kept"));
+  EXPECT_THAT(error.message(), HasSubstr("not run again"));
+  EXPECT_EQ(CallCount(), 1);  // nothing was dialled for the retry
+  ASSERT_TRUE(End(next->session_id()).ok());
+}
+
 TEST_F(CallControllerTest, NetworkErrorFailsTheCallWithOneTerminalEvent) {
   SessionResult started = Start(StartRequest(kNetworkError));
   ASSERT_FALSE(started.ok());

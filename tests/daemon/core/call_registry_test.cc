@@ -801,6 +801,19 @@ TEST(CallRegistryRetentionTest, MaxEndedCallsPrunesOldestEndedCalls) {
   EXPECT_THAT(ids, ElementsAre("active", "e2", "e3", "new"));
 }
 
+TEST(CallRegistryRetentionTest, MaxEndedCallsHoldsWhenNoCallStartsAfterABurstEnds) {
+  EventBus bus(1000, 1000);
+  CallRegistry registry(&bus, RegistryLimits{absl::Hours(1), /*max_ended_calls=*/2});
+  const std::vector<std::string> ids = {"c1", "c2", "c3", "c4"};
+  for (const std::string& id : ids) registry.Create(NewSession(id), nullptr);
+  for (const std::string& id : ids) registry.OnProviderEvent(Ev(id, ProviderEventKind::kEnded));
+  // No Create after the ends: the bound is kept as calls end.
+  EXPECT_FALSE(registry.Snapshot("c1").ok());
+  EXPECT_FALSE(registry.Snapshot("c2").ok());
+  EXPECT_TRUE(registry.Snapshot("c3").ok());
+  EXPECT_TRUE(registry.Snapshot("c4").ok());
+}
+
 TEST(CallRegistryRetentionTest, EndedCallsOlderThanRetentionArePruned) {
   // Zero retention: an ended call is past it as soon as it ended.
   EventBus bus(1000, 1000);
@@ -808,6 +821,9 @@ TEST(CallRegistryRetentionTest, EndedCallsOlderThanRetentionArePruned) {
   registry.Create(NewSession("active"), nullptr);
   registry.Create(NewSession("ended"), nullptr);
   registry.OnProviderEvent(Ev("ended", ProviderEventKind::kEnded));
+  // The call that just ended stays until the next one starts or ends: its
+  // EndCall reads it right after the end.
+  EXPECT_TRUE(registry.Snapshot("ended").ok());
   registry.Create(NewSession("new"), nullptr);
   EXPECT_EQ(GetErrorCode(registry.Snapshot("ended").status()), voip::v1::SESSION_NOT_FOUND);
   EXPECT_TRUE(registry.Snapshot("active").ok());

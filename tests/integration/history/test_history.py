@@ -11,7 +11,7 @@ import time
 import grpc
 
 from history_common import (ANSWERS, BUSY, REMOTE_HANGUP, TERMINAL, HistoryTestCase, P, cpb,
-                            code_name, schema_v1_ddl, source_name, status_name, type_name)
+                            code_name, config, schema_v1_ddl, source_name, status_name, type_name)
 
 STARTUP_LIMIT = 30  # seconds: a refused start must exit well within this
 
@@ -72,6 +72,28 @@ class InboundTest(HistoryTestCase):
         self.assertEqual(code_name(err.error_code), "INVALID_ARGUMENT")
         self.assertEqual(err.field, "to")
         self.assertEqual(list(d.list_page().calls), [], "a rejected inbound call must not be stored")
+
+
+class IdempotencyAfterPruningTest(HistoryTestCase):
+    """request_id keys outlive the calls held in memory (idempotency_ttl 24 h
+    against ended_retention 1 h): a retry of a call memory has forgotten gets
+    it back from history, and nothing is dialled again."""
+
+    def test_retry_of_a_forgotten_call_is_answered_from_history(self):
+        d = self.daemon(config(extra="calls: { max_ended_calls: 1 }\n"))
+        labels = {"t": self.tag}
+        first = d.start_call(ANSWERS, labels=labels, request_id="rid-" + self.tag)
+        ended = d.end(first.session_id)
+        # Two more ended calls push the first out of memory (at most 1 kept).
+        for _ in range(2):
+            d.end(d.start_call(ANSWERS).session_id)
+
+        retry = d.start_call(ANSWERS, labels=labels, request_id="rid-" + self.tag)
+        self.assertEqual(retry.session_id, first.session_id)
+        self.assertEqual(status_name(retry.status), "CALL_STATUS_DISCONNECTED")
+        self.assertEqual(retry.ended_at, ended.ended_at)
+        self.assertEqual([c.session_id for c in d.list_page(labels=labels).calls],
+                         [first.session_id])
 
 
 class RefusedDatabaseTest(HistoryTestCase):
