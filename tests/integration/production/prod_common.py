@@ -30,8 +30,12 @@ WAIT = 10
 # The shape of a Twilio Account SID, for configs that need one (nothing
 # reaches Twilio from these tests).
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
+# The sandbox's scripted numbers (docs/adapters/sandbox.md).
 ANSWERS = "+12015550100"
 BUSY = "+12015550101"
+NO_ANSWER = "+12015550102"         # unavailable at the ring timeout
+PROVIDER_FAILURE = "+12015550103"  # failed, PROVIDER_ERROR
+NETWORK_ERROR = "+12015550105"     # StartCall itself fails with NETWORK_ERROR
 TERMINAL = {cpb.CALL_STATUS_DISCONNECTED, cpb.CALL_STATUS_FAILED, cpb.CALL_STATUS_BUSY,
             cpb.CALL_STATUS_UNAVAILABLE}
 

@@ -15,12 +15,11 @@ import urllib.request
 
 import grpc
 
-from prod_common import (ANSWERS, BUSY, RPC_TIMEOUT, TWILIO_SID, Pki, auth, base_config, cpb,
-                         health_pb2, health_pb2_grpc, new_token, pb, sha256_hex, start_call,
-                         stub, token_yaml, voipd_harness, wait_for, wait_terminal)
+from prod_common import (ANSWERS, BUSY, NETWORK_ERROR, RPC_TIMEOUT, TWILIO_SID, Pki, auth,
+                         base_config, cpb, health_pb2, health_pb2_grpc, new_token, pb, sha256_hex,
+                         start_call, stub, token_yaml, voipd_harness, wait_for, wait_terminal)
 
 METRICS = 'metrics: { listen: "127.0.0.1:0" }\n'
-NETWORK_ERROR = "+12015550105"  # the sandbox's StartCall fails with NETWORK_ERROR
 
 
 def scrape(daemon):
