@@ -7,3 +7,6 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root/build"
 # Integration tests start real daemons on loopback port 0, so they may run in parallel.
 ctest --output-on-failure -j"${JOBS:-2}" --timeout 600
+# The same tests again under ASan, UBSan and LSan (memory errors, undefined
+# behaviour, leaks): see scripts/sanitize.sh.
+"$root/scripts/sanitize.sh"

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Every test again, against binaries built with AddressSanitizer,
+# UndefinedBehaviorSanitizer and LeakSanitizer (./build-asan). Part of the
+# README's test command (scripts/test.sh), so CI runs it.
+#
+# A memory error or undefined behaviour aborts the process that hit it; a
+# leak makes it exit 23 when it ends. The unit tests and the C++ integration
+# tests fail on either; the Python harness fails a test whose daemon does not
+# exit 0 on SIGTERM. Reports are also written to a directory, and any report
+# there fails this script: a daemon a test killed on purpose, or one whose
+# exit code no test looks at, cannot hide one.
+#
+# glibc's malloc is used here (ASan replaces it; tcmalloc would fight it).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=${JOBS:-$(nproc)}
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
+flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+cmake -S "$root" -B "$root/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DVOIPD_BUILD_TESTS=ON -DVOIPD_ALLOCATOR=system \
+  -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
+  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+  -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
+ninja -C "$root/build-asan" -j"$jobs"
+
+reports=$(mktemp -d /tmp/voipd-sanitizer-XXXXXX)
+export ASAN_OPTIONS="detect_leaks=1:log_path=$reports/asan"
+export UBSAN_OPTIONS="print_stacktrace=1:log_path=$reports/ubsan"
+cd "$root/build-asan"
+status=0
+ctest --output-on-failure -j"${JOBS:-2}" --timeout 900 || status=$?
+if compgen -G "$reports/*" >/dev/null; then
+  echo "sanitize: reports in $reports:" >&2
+  for f in "$reports"/*; do echo "== $f" >&2; head -60 "$f" >&2; done
+  exit 1
+fi
+rm -rf "$reports"
+exit "$status"
