@@ -7,10 +7,14 @@ import os
 import time
 import unittest
 
-from sip_testlib import S, TERMINAL, SipTestCase, Stream, pb, sip_system
+from sip_testlib import S, TERMINAL, SipTestCase, Stream, pb, sip_system, wait_until
 
 SIGNALLING_CALLS = 1000
 RTP_CALLS = 200
+
+
+def fds_of(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
 
 
 def threads_of(pid):
@@ -44,6 +48,7 @@ class LoadTest(SipTestCase):
 
         pid = self.voipd.proc.pid
         threads_before = threads_of(pid)
+        fds_before = fds_of(pid)
         started = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
             calls = list(pool.map(lambda _: self.start_call(), range(count)))
@@ -59,6 +64,10 @@ class LoadTest(SipTestCase):
         events.wait_for(lambda evs: sessions_in({S.CALL_STATUS_DISCONNECTED})(evs) == count,
                         "%d disconnected calls" % count, timeout=60)
         self.assertSippPassed(sipp, timeout=30)
+        # Every call's sockets (RTP and RTCP with media) are closed once it
+        # ended: one leaked per call would be hundreds here.
+        wait_until(lambda: fds_of(pid) <= fds_before + 2,
+                   "voipd's descriptors back to %d" % fds_before)
         self.assertLess(threads_during - threads_before, 8,
                         "threads grew from %d to %d" % (threads_before, threads_during))
         return calls, setup, threads_before, threads_during
