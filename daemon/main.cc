@@ -3,8 +3,10 @@
 // SIGINT graceful stop). Signals are taken synchronously with sigwait on the
 // main thread, so no handler ever runs inside library code.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -25,6 +27,22 @@
 namespace {
 
 constexpr char kDefaultConfigPath[] = "/etc/voipd/voipd.yaml";
+
+// systemd starts services with a soft fd limit of 1024 (hard 524288) and
+// expects programs that need more, and never use select(), to raise it
+// themselves. Each client connection, RTP socket and provider connection is
+// one; running out also stops gRPC 1.51's own listener for good (it gives up
+// after a failed accept4, grpc/grpc#20418), so raise it before anything
+// opens one. Capped like the SIP adapter's poll set.
+void RaiseOpenFileLimit() {
+  constexpr rlim_t kCap = 1 << 16;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t hard = limit.rlim_max == RLIM_INFINITY ? kCap : std::min(limit.rlim_max, kCap);
+  if (limit.rlim_cur >= hard) return;
+  limit.rlim_cur = hard;
+  setrlimit(RLIMIT_NOFILE, &limit);
+}
 
 // Written atomically once listeners are up, for tests and scripts that must
 // know the chosen port: {"listen": ["127.0.0.1:PORT"], "metrics": "127.0.0.1:PORT", "pid": N}.
@@ -113,6 +131,7 @@ int main(int argc, char** argv) {
   // lock acquisition on the call path (bench/performance-notes.md). The
   // lock order is documented in docs/architecture.md and checked by tests.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  RaiseOpenFileLimit();
 
   // Block the lifecycle signals before any thread starts so that every
   // thread inherits the mask and only sigwait below sees them.

@@ -1,8 +1,11 @@
 #include "daemon/server/socket_activation.h"
 
 #include <arpa/inet.h>
-#include <pthread.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
@@ -18,6 +21,7 @@
 #include <boost/asio/socket_base.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "daemon/logging.h"
 
 namespace voipd {
@@ -71,6 +75,10 @@ struct FdAcceptor::Impl {
   std::vector<std::unique_ptr<GenericAcceptor>> acceptors;
   std::function<void(int)> on_connection;
   std::thread thread;
+  // Kept open to be given up when the fd limit is reached (see Refuse).
+  int reserve_fd = -1;
+  absl::Time last_refusal_log = absl::InfinitePast();
+  uint64_t refused_since_log = 0;
 
   // Waits for readiness and accepts with accept4 ourselves: the connection
   // goes to gRPC as a raw fd, never through an Asio socket object.
@@ -78,20 +86,71 @@ struct FdAcceptor::Impl {
     acceptor->async_wait(boost::asio::socket_base::wait_read,
                          [this, acceptor](const boost::system::error_code& ec) {
                            if (ec) return;  // cancelled: shutting down
-                           for (;;) {
-                             const int fd = accept4(acceptor->native_handle(), nullptr, nullptr,
-                                                    SOCK_NONBLOCK | SOCK_CLOEXEC);
-                             if (fd < 0) break;  // EAGAIN: drained; errors: retry on next wake
-                             on_connection(fd);
-                           }
+                           AcceptAll(acceptor->native_handle());
                            Wait(acceptor);
                          });
+  }
+
+  void AcceptAll(int listener) {
+    for (;;) {
+      const int fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd >= 0) {
+        SetNoDelay(fd);
+        on_connection(fd);
+        continue;
+      }
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE) {
+        if (Refuse(listener)) continue;
+      }
+      return;  // EAGAIN: drained (anything else: try again at the next wake)
+    }
+  }
+
+  // Out of descriptors, a pending connection would stay in the backlog and
+  // the listener readable: waiting again would spin a core until a
+  // descriptor frees up. Give up the reserve to accept it and close it at
+  // once (the client sees the connection closed and retries), then take the
+  // reserve back. True if one connection was refused.
+  bool Refuse(int listener) {
+    if (reserve_fd < 0) return false;
+    close(reserve_fd);
+    reserve_fd = -1;
+    const int fd = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) close(fd);
+    reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ++refused_since_log;
+    const absl::Time now = absl::Now();
+    if (now - last_refusal_log >= absl::Seconds(10)) {
+      rlimit limit{};
+      getrlimit(RLIMIT_NOFILE, &limit);
+      LogError("server", absl::StrCat("out of file descriptors (limit ", limit.rlim_cur,
+                                      "): refused ", refused_since_log,
+                                      " connection(s); raise LimitNOFILE or find the client "
+                                      "that does not close its connections"));
+      last_refusal_log = now;
+      refused_since_log = 0;
+    }
+    return true;
+  }
+
+  // What gRPC sets on the connections it accepts itself: without it, Nagle
+  // holds back small frames until the peer's ACK.
+  static void SetNoDelay(int fd) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
+    if (addr.ss_family != AF_INET && addr.ss_family != AF_INET6) return;
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   }
 };
 
 FdAcceptor::FdAcceptor(std::vector<int> listeners, std::function<void(int fd)> on_connection)
     : impl_(std::make_unique<Impl>()) {
   impl_->on_connection = std::move(on_connection);
+  impl_->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   for (int fd : listeners) {
     sockaddr_storage addr{};
     socklen_t len = sizeof(addr);
@@ -117,6 +176,7 @@ FdAcceptor::FdAcceptor(std::vector<int> listeners, std::function<void(int fd)> o
 FdAcceptor::~FdAcceptor() {
   impl_->io.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
+  if (impl_->reserve_fd >= 0) close(impl_->reserve_fd);
   // The acceptors close their fds when destroyed with impl_.
 }
 

@@ -135,6 +135,14 @@ class ResourcesTest(unittest.TestCase):
                         for st in ("disconnected", "busy", "unavailable", "failed"))
             self.assertEqual(ended, started, text)
 
+    def test_open_file_limit_is_raised_to_the_hard_limit(self):
+        # systemd's default is soft 1024 (hard 524288); voipd raises the soft
+        # limit itself (capped at 65536) before it opens anything.
+        with voipd_harness.Voipd(cmd_prefix=["prlimit", "--nofile=256:4096", "--"]) as d:
+            with open("/proc/%d/limits" % d.proc.pid) as f:
+                line = next(l for l in f if l.startswith("Max open files"))
+        self.assertEqual(line.split()[3:5], ["4096", "4096"], line)
+
 
 if __name__ == "__main__":
     unittest.main()

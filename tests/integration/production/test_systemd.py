@@ -12,7 +12,9 @@ import tempfile
 import time
 import unittest
 
-from prod_common import (REPO, RPC_TIMEOUT, Pki, base_config, new_token, pb, start_call, stub,
+import grpc
+
+from prod_common import (REPO, RPC_TIMEOUT, P, Pki, base_config, new_token, pb, start_call, stub,
                          token_yaml, voipd_harness, wait_for)
 
 UNIT_DIR = os.path.join(REPO, "systemd")
@@ -86,16 +88,16 @@ def free_port():
 
 
 class SocketActivationTest(unittest.TestCase):
-    def activate(self, listen, config):
+    def activate(self, listen, config, prefix=()):
         tmp = tempfile.TemporaryDirectory(prefix="voipd-sa-")
         cfg = os.path.join(tmp.name, "voipd.yaml")
         ready = os.path.join(tmp.name, "ready.json")
         log = open(os.path.join(tmp.name, "voipd.log"), "wb")
         with open(cfg, "w") as f:
             f.write(config)
-        proc = subprocess.Popen(["systemd-socket-activate", "-l", listen, os.environ["VOIPD_BIN"],
-                                 "--config", cfg, "--ready-file", ready],
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(list(prefix) + [
+            "systemd-socket-activate", "-l", listen, os.environ["VOIPD_BIN"], "--config", cfg,
+            "--ready-file", ready], stdout=log, stderr=subprocess.STDOUT)
         # systemd-socket-activate starts the program at the first connection.
         host, port = listen.rsplit(":", 1)
         wait_for(lambda: _connect("127.0.0.1", int(port)), "systemd-socket-activate to listen")
@@ -124,6 +126,55 @@ class SocketActivationTest(unittest.TestCase):
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(10), 0)
         finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            log.close()
+            tmp.cleanup()
+
+    def test_out_of_descriptors_refuses_connections_then_recovers(self):
+        """At the fd limit each new connection is accepted and closed at once
+        (one error line says so) instead of spinning on the readable
+        listener; once clients let go, new connections are served again."""
+        port = free_port()
+        addr = "127.0.0.1:%d" % port
+        # prlimit execs systemd-socket-activate, which execs voipd: same pid.
+        tmp, proc, ready, log = self.activate(addr, base_config('"127.0.0.1:1"'),
+                                              prefix=("prlimit", "--nofile=40:40", "--"))
+        channels = []
+        try:
+            channel, s = stub(addr)
+            with channel:
+                s.GetCapabilities(pb.GetCapabilitiesRequest(), timeout=RPC_TIMEOUT)
+            refused = 0
+            for _ in range(60):  # each its own connection
+                c = grpc.insecure_channel(addr, options=[("grpc.use_local_subchannel_pool", 1)])
+                channels.append(c)
+                try:
+                    P.voip_service_pb2_grpc.VoipServiceStub(c).GetCapabilities(
+                        pb.GetCapabilitiesRequest(), timeout=1)
+                except grpc.RpcError:
+                    refused += 1
+            self.assertGreater(refused, 0, "the limit of 40 descriptors was never reached")
+            busy = cpu_seconds(proc.pid)
+            time.sleep(1)
+            # A spin on the readable listener would burn ~1 s of CPU here.
+            self.assertLess(cpu_seconds(proc.pid) - busy, 0.5)
+            for c in channels:
+                c.close()
+            channels = []
+            channel, s = stub(addr)
+            with channel:
+                call = wait_for(lambda: _try(lambda: start_call(s, None)), "a call once "
+                                "descriptors are free again")
+                s.EndCall(pb.EndCallRequest(session_id=call.session_id), timeout=RPC_TIMEOUT)
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(10), 0)
+            text = open(os.path.join(tmp.name, "voipd.log")).read()
+            self.assertIn("out of file descriptors (limit 40)", text)
+        finally:
+            for c in channels:
+                c.close()
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
@@ -256,3 +307,18 @@ class UnitFileTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def _try(fn):
+    """fn()'s result, or None if the RPC failed (for wait_for)."""
+    try:
+        return fn()
+    except grpc.RpcError:
+        return None
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of `pid` so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
