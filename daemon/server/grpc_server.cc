@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <utility>
+
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -14,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "daemon/logging.h"
+#include "daemon/server/plaintext_listener.h"
 #include "daemon/server/server_credentials.h"
 #include "daemon/server/socket_activation.h"
 #include "daemon/server/voip_service.h"
@@ -27,12 +30,27 @@ struct GrpcServer::Impl {
   std::vector<std::shared_ptr<grpc::ServerCredentials>> credentials;
   absl::Mutex mu;  // guards server against SetServing racing Shutdown
   std::unique_ptr<grpc::Server> server ABSL_GUARDED_BY(mu);
-  std::unique_ptr<FdAcceptor> acceptor;  // socket activation only
+  // Accepts on the sockets systemd passed and on the plaintext listeners
+  // voipd bound itself (plaintext_listener.h); nullptr if there are none.
+  std::unique_ptr<FdAcceptor> acceptor;
+  std::vector<std::string> unix_paths;  // of voipd's own listeners, removed at shutdown
   std::shared_ptr<TlsCertificateStore> tls;  // nullptr: no TLS
   std::vector<std::string> bound;
 };
 
 namespace {
+
+// Listeners bound but not yet handed to an FdAcceptor: closed (and their
+// socket files removed) if the start fails half-way.
+struct OwnListeners {
+  std::vector<PlaintextListener> listeners;
+  ~OwnListeners() {
+    for (const PlaintextListener& l : listeners) {
+      if (l.fd >= 0) close(l.fd);
+      if (!l.unix_path.empty()) unlink(l.unix_path.c_str());
+    }
+  }
+};
 
 // chmod/chown a unix listener after bind: gRPC creates it with the umask.
 absl::Status ApplyUnixSocketSettings(const std::string& address,
@@ -93,7 +111,19 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOp
   }
   const std::vector<std::string> listen = activated ? std::vector<std::string>{} : options.listen;
   std::vector<int> ports(listen.size(), 0);
+  // own_index[i]: listen[i]'s entry in `own`, or -1 when gRPC listens on it.
+  OwnListeners own;
+  std::vector<int> own_index(listen.size(), -1);
   for (size_t i = 0; i < listen.size(); ++i) {
+    if (impl->tls == nullptr || absl::StartsWith(listen[i], "unix:")) {
+      absl::StatusOr<std::optional<PlaintextListener>> mine = BindPlaintextListener(listen[i]);
+      if (!mine.ok()) return mine.status();
+      if (mine->has_value()) {
+        own_index[i] = static_cast<int>(own.listeners.size());
+        own.listeners.push_back(std::move(**mine));
+        continue;
+      }
+    }
     absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
         ServerCredentialsFor(listen[i], impl->tls);
     if (!creds.ok()) return creds.status();
@@ -108,11 +138,12 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOp
                      " (address in use, or not an address of this host?)"));
   }
   for (size_t i = 0; i < listen.size(); ++i) {
-    if (ports[i] == 0) {
-      return absl::UnavailableError(absl::StrCat("cannot listen on ", listen[i]));
-    }
     std::string address = listen[i];
-    if (!absl::StartsWith(address, "unix:") && absl::EndsWith(address, ":0")) {
+    if (own_index[i] >= 0) {
+      address = own.listeners[own_index[i]].bound;
+    } else if (ports[i] == 0) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", listen[i]));
+    } else if (!absl::StartsWith(address, "unix:") && absl::EndsWith(address, ":0")) {
       address = absl::StrCat(address.substr(0, address.size() - 1), ports[i]);
     }
     if (absl::Status s = ApplyUnixSocketSettings(address, options.security.unix_socket);
@@ -121,12 +152,18 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOp
     }
     impl->bound.push_back(std::move(address));
   }
-  if (activated) {
-    // Plaintext only (TCP with TLS configured was refused above).
-    for (int fd : options.activated_fds) impl->bound.push_back(DescribeSocket(fd));
+  // Plaintext only: TCP with TLS configured was refused above for activated
+  // sockets, and is never bound by voipd itself.
+  std::vector<int> accept_on = options.activated_fds;
+  for (int fd : options.activated_fds) impl->bound.push_back(DescribeSocket(fd));
+  for (PlaintextListener& l : own.listeners) {
+    accept_on.push_back(std::exchange(l.fd, -1));
+    if (!l.unix_path.empty()) impl->unix_paths.push_back(std::exchange(l.unix_path, ""));
+  }
+  if (!accept_on.empty()) {
     grpc::Server* raw = server.get();
     impl->acceptor = std::make_unique<FdAcceptor>(
-        options.activated_fds, [raw](int fd) { grpc::AddInsecureChannelFromFd(raw, fd); });
+        std::move(accept_on), [raw](int fd) { grpc::AddInsecureChannelFromFd(raw, fd); });
   }
   {
     absl::MutexLock lock(&impl->mu);
@@ -169,6 +206,7 @@ void GrpcServer::Shutdown(absl::Duration deadline) {
   if (!server) return;
   server->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline));
   server->Wait();
+  for (const std::string& path : impl_->unix_paths) unlink(path.c_str());
 }
 
 }  // namespace voipd

@@ -1,6 +1,7 @@
 // The gRPC listener: VoipService, grpc.health.v1.Health and server
 // reflection, on TCP (optionally TLS/mTLS), unix sockets and sockets passed
-// by systemd. Kept behind a pimpl so that gRPC's heavy headers stay in
+// by systemd. Plaintext listeners are voipd's own (plaintext_listener.h),
+// TLS ones gRPC's. Kept behind a pimpl so that gRPC's heavy headers stay in
 // daemon/server/.
 #pragma once
 

@@ -4,6 +4,7 @@
 #include "daemon/logging.h"
 #include "daemon/security/scopes.h"
 #include "daemon/server/grpc_status.h"
+#include "daemon/server/socket_activation.h"
 
 namespace voipd {
 namespace {
@@ -55,7 +56,8 @@ absl::StatusOr<Principal> RpcContext::Authorize(absl::string_view session_id) {
   return principal;
 }
 
-std::string RpcContext::peer() const { return ctx_->peer(); }
+// Connections voipd accepted itself are "fd:N" to gRPC.
+std::string RpcContext::peer() const { return ConnectionPeer(ctx_->peer()); }
 
 void RpcContext::Finish(grpc::ServerUnaryReactor* reactor, const absl::Status& status,
                         absl::string_view session_id, absl::string_view system) const {

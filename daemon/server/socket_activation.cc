@@ -20,7 +20,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/socket_base.hpp>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "daemon/logging.h"
 
@@ -44,10 +47,10 @@ absl::StatusOr<std::vector<int>> TakeActivatedSockets() {
   return fds;
 }
 
-std::string DescribeSocket(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "fd:" + std::to_string(fd);
+namespace {
+
+// "127.0.0.1:50051", "[::1]:50051", "unix:/path"; "" for other families.
+std::string DescribeSocketAddress(const sockaddr_storage& addr) {
   char host[INET6_ADDRSTRLEN] = {};
   switch (addr.ss_family) {
     case AF_INET: {
@@ -65,7 +68,66 @@ std::string DescribeSocket(int fd) {
       return absl::StrCat("unix:", un->sun_path);
     }
   }
-  return "fd:" + std::to_string(fd);
+  return "";
+}
+
+}  // namespace
+
+std::string DescribeSocket(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "fd:" + std::to_string(fd);
+  std::string described = DescribeSocketAddress(addr);
+  return described.empty() ? "fd:" + std::to_string(fd) : described;
+}
+
+namespace {
+
+// Peer addresses by descriptor number, written at accept: a number is
+// reused only after its connection closed, and then rewritten.
+struct PeerTable {
+  absl::Mutex mu;
+  std::vector<std::string> by_fd ABSL_GUARDED_BY(mu);
+};
+
+PeerTable& Peers() {
+  static PeerTable* table = new PeerTable();
+  return *table;
+}
+
+std::string PeerOf(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "";
+  const std::string described = DescribeSocketAddress(addr);
+  switch (addr.ss_family) {
+    case AF_INET: return absl::StrCat("ipv4:", described);
+    case AF_INET6: return absl::StrCat("ipv6:", described);
+    case AF_UNIX: return "unix:";
+  }
+  return "";
+}
+
+void RememberPeer(int fd) {
+  std::string peer = PeerOf(fd);
+  PeerTable& table = Peers();
+  absl::MutexLock lock(&table.mu);
+  if (table.by_fd.size() <= static_cast<size_t>(fd)) table.by_fd.resize(fd + 1);
+  table.by_fd[fd] = std::move(peer);
+}
+
+}  // namespace
+
+std::string ConnectionPeer(const std::string& grpc_peer) {
+  int fd = -1;
+  if (!absl::StartsWith(grpc_peer, "fd:") ||
+      !absl::SimpleAtoi(absl::string_view(grpc_peer).substr(3), &fd) || fd < 0) {
+    return grpc_peer;
+  }
+  PeerTable& table = Peers();
+  absl::MutexLock lock(&table.mu);
+  if (static_cast<size_t>(fd) >= table.by_fd.size() || table.by_fd[fd].empty()) return grpc_peer;
+  return table.by_fd[fd];
 }
 
 using GenericAcceptor = boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol>;
@@ -96,6 +158,7 @@ struct FdAcceptor::Impl {
       const int fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd >= 0) {
         SetNoDelay(fd);
+        RememberPeer(fd);
         on_connection(fd);
         continue;
       }

@@ -21,6 +21,12 @@ absl::StatusOr<std::vector<int>> TakeActivatedSockets();
 // "127.0.0.1:50051", "[::1]:50051" or "unix:/run/voipd/voipd.sock".
 std::string DescribeSocket(int fd);
 
+// gRPC names a connection handed over by fd "fd:N" (its peer()); this gives
+// the address FdAcceptor saw when it accepted it, in gRPC's own peer format
+// ("ipv4:127.0.0.1:5000", "ipv6:[::1]:5000", "unix:"), for audit lines.
+// Anything else is returned as it is.
+std::string ConnectionPeer(const std::string& grpc_peer);
+
 class FdAcceptor {
  public:
   // Accepts on every fd of `listeners` (taking ownership) on a thread of its

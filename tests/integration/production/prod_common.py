@@ -154,3 +154,34 @@ class Pki:
 
     def cleanup(self):
         self.tmp.cleanup()
+
+
+def own_connections(addr, count):
+    """`count` channels to `addr`, each on its own TCP connection (grpcio
+    shares one between channels by default), each tried once. Returns the
+    open channels and how many of them the server refused."""
+    channels, refused = [], 0
+    for _ in range(count):
+        c = grpc.insecure_channel(addr, options=[("grpc.use_local_subchannel_pool", 1)])
+        channels.append(c)
+        try:
+            P.voip_service_pb2_grpc.VoipServiceStub(c).GetCapabilities(
+                pb.GetCapabilitiesRequest(), timeout=1)
+        except grpc.RpcError:
+            refused += 1
+    return channels, refused
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of `pid` so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def try_rpc(fn):
+    """fn()'s result, or None if the RPC failed (for wait_for)."""
+    try:
+        return fn()
+    except grpc.RpcError:
+        return None

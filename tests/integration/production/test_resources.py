@@ -11,6 +11,7 @@ load. Memory leaks are LeakSanitizer's job (scripts/sanitize.sh runs this
 suite under it)."""
 import concurrent.futures
 import os
+import time
 import unittest
 import uuid
 
@@ -18,7 +19,8 @@ import grpc
 from google.protobuf.duration_pb2 import Duration
 
 from prod_common import (ANSWERS, BUSY, NETWORK_ERROR, NO_ANSWER, PROVIDER_FAILURE, RPC_TIMEOUT,
-                         cpb, pb, start_call, stub, voipd_harness, wait_for, wait_terminal)
+                         cpb, cpu_seconds, own_connections, pb, start_call, stub, try_rpc,
+                         voipd_harness, wait_for, wait_terminal)
 from test_observability import METRICS, sample, scrape
 
 MAX_ENDED = 50
@@ -134,6 +136,29 @@ class ResourcesTest(unittest.TestCase):
             ended = sum(sample(text, "voipd_calls_ended_total", system="sandbox", status=st) or 0
                         for st in ("disconnected", "busy", "unavailable", "failed"))
             self.assertEqual(ended, started, text)
+
+    def test_out_of_descriptors_the_listener_refuses_then_serves_again(self):
+        """gRPC 1.51's own listener stops accepting for good after one EMFILE;
+        voipd's (plaintext `listen` addresses) closes each connection it has
+        no descriptor for, without spinning, and serves again once clients
+        let go."""
+        with voipd_harness.Voipd(cmd_prefix=["prlimit", "--nofile=40:40", "--"]) as d:
+            channels, refused = own_connections(d.addr, 60)
+            try:
+                self.assertGreater(refused, 0, "the limit of 40 descriptors was never reached")
+                busy = cpu_seconds(d.proc.pid)
+                time.sleep(1)
+                # A spin on the readable listener would burn ~1 s of CPU here.
+                self.assertLess(cpu_seconds(d.proc.pid) - busy, 0.5)
+            finally:
+                for c in channels:
+                    c.close()
+            channel, s = stub(d.addr)
+            with channel:
+                call = wait_for(lambda: try_rpc(lambda: start_call(s, None, ANSWERS)),
+                                "a call once descriptors are free again")
+                s.EndCall(pb.EndCallRequest(session_id=call.session_id), timeout=RPC_TIMEOUT)
+            self.assertIn("out of file descriptors (limit 40)", d.log())
 
     def test_open_file_limit_is_raised_to_the_hard_limit(self):
         # systemd's default is soft 1024 (hard 524288); voipd raises the soft

@@ -44,6 +44,17 @@ class TokenTest(unittest.TestCase):
         self.assertEqual(ctx.exception.code(), code, ctx.exception.details())
         return ctx.exception
 
+    def test_audit_lines_name_the_clients_address(self):
+        # voipd accepts plaintext connections itself and hands gRPC the
+        # descriptor, which gRPC calls "fd:N": the audit line must still say
+        # who connected.
+        self.assertCode(lambda: self.stub.ListCalls(pb.ListCallsRequest(), timeout=RPC_TIMEOUT),
+                        grpc.StatusCode.UNAUTHENTICATED)
+        denied = wait_for(lambda: [l for l in self.daemon.log().splitlines()
+                                   if "audit: denied" in l and "rpc=ListCalls" in l], "the audit line")
+        self.assertRegex(denied[-1], r"peer=ipv4:127\.0\.0\.1:\d+")
+        self.assertNotIn("peer=fd:", self.daemon.log())
+
     def test_missing_and_wrong_tokens_are_unauthenticated(self):
         list_calls = lambda md: self.stub.ListCalls(pb.ListCallsRequest(), metadata=md,
                                                     timeout=RPC_TIMEOUT)

@@ -12,10 +12,9 @@ import tempfile
 import time
 import unittest
 
-import grpc
-
-from prod_common import (REPO, RPC_TIMEOUT, P, Pki, base_config, new_token, pb, start_call, stub,
-                         token_yaml, voipd_harness, wait_for)
+from prod_common import (REPO, RPC_TIMEOUT, Pki, base_config, cpu_seconds, new_token,
+                         own_connections, pb, start_call, stub, token_yaml, try_rpc,
+                         voipd_harness, wait_for)
 
 UNIT_DIR = os.path.join(REPO, "systemd")
 
@@ -146,15 +145,7 @@ class SocketActivationTest(unittest.TestCase):
             channel, s = stub(addr)
             with channel:
                 s.GetCapabilities(pb.GetCapabilitiesRequest(), timeout=RPC_TIMEOUT)
-            refused = 0
-            for _ in range(60):  # each its own connection
-                c = grpc.insecure_channel(addr, options=[("grpc.use_local_subchannel_pool", 1)])
-                channels.append(c)
-                try:
-                    P.voip_service_pb2_grpc.VoipServiceStub(c).GetCapabilities(
-                        pb.GetCapabilitiesRequest(), timeout=1)
-                except grpc.RpcError:
-                    refused += 1
+            channels, refused = own_connections(addr, 60)
             self.assertGreater(refused, 0, "the limit of 40 descriptors was never reached")
             busy = cpu_seconds(proc.pid)
             time.sleep(1)
@@ -165,7 +156,7 @@ class SocketActivationTest(unittest.TestCase):
             channels = []
             channel, s = stub(addr)
             with channel:
-                call = wait_for(lambda: _try(lambda: start_call(s, None)), "a call once "
+                call = wait_for(lambda: try_rpc(lambda: start_call(s, None)), "a call once "
                                 "descriptors are free again")
                 s.EndCall(pb.EndCallRequest(session_id=call.session_id), timeout=RPC_TIMEOUT)
             proc.send_signal(signal.SIGTERM)
@@ -308,17 +299,3 @@ class UnitFileTest(unittest.TestCase):
 if __name__ == "__main__":
     unittest.main()
 
-
-def _try(fn):
-    """fn()'s result, or None if the RPC failed (for wait_for)."""
-    try:
-        return fn()
-    except grpc.RpcError:
-        return None
-
-
-def cpu_seconds(pid):
-    """User + system CPU time of `pid` so far."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
