@@ -11,11 +11,17 @@
 # exit code no test looks at, cannot hide one.
 #
 # glibc's malloc is used here (ASan replaces it; tcmalloc would fight it).
+# UBSan's vptr check is off: on a dynamic-type cache miss it tests whether
+# the vtable is readable with a pipe(2), so in the tests that run voipd out
+# of file descriptors it reported "invalid vptr" inside gRPC's own channel
+# teardown (a shared_ptr of gRPC's, released through voipd's copy of the
+# template). ASan still checks those accesses.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=${JOBS:-$(nproc)}
 export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
-flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+flags="-fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=undefined"
+flags+=" -fno-omit-frame-pointer"
 cmake -S "$root" -B "$root/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DVOIPD_BUILD_TESTS=ON -DVOIPD_ALLOCATOR=system \
   -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
