@@ -25,19 +25,14 @@ std::mutex& LibreLifetimeMutex() {
 }
 
 // libre indexes its poll set by fd, 1024 slots by default. One RTP socket per
-// call needs far more, so raise the soft fd limit to the hard one (capped)
-// and size the poll set to match. Must run before the first fd_listen().
+// call needs far more: size the poll set to the soft fd limit, which voipd's
+// main has already raised to the hard one (capped at 65536, as here). Must
+// run before the first fd_listen().
 int SizePollSet() {
   constexpr rlim_t kCap = 1 << 16;
   struct rlimit limit;
   rlim_t wanted = 1024;
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-    const rlim_t hard = limit.rlim_max == RLIM_INFINITY ? kCap : std::min(limit.rlim_max, kCap);
-    if (limit.rlim_cur < hard) {
-      struct rlimit raised = limit;
-      raised.rlim_cur = hard;
-      if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit.rlim_cur = hard;
-    }
     wanted = std::max<rlim_t>(1024, std::min(limit.rlim_cur, kCap));
   }
   return fd_setsize(static_cast<int>(wanted));
