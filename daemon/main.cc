@@ -23,6 +23,7 @@
 #include "daemon/daemon.h"
 #include "daemon/logging.h"
 #include "daemon/observability/sd_notify.h"
+#include "daemon/server/library_logs.h"
 
 namespace {
 
@@ -80,6 +81,8 @@ int main(int argc, char** argv) {
   app.add_flag("--check-config", check_only, "validate the config and exit");
   app.set_version_flag("--version", "voipd 0.1.0");
   CLI11_PARSE(app, argc, argv);
+  // gRPC's and protobuf's own lines go through voipd's log from the start.
+  voipd::RouteLibraryLogs();
 
   bool embedded = false;
   if (config_path.empty()) {

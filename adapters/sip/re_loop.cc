@@ -12,6 +12,7 @@
 #include "absl/synchronization/notification.h"
 
 #include <re.h>  // last: libre's headers define short macros (MIN, MAX, ...)
+#include <re_dbg.h>  // not in re.h: dbg_handler_set, DBG_* levels
 
 namespace voipd::adapters::sip {
 namespace {
@@ -38,22 +39,49 @@ int SizePollSet() {
   return fd_setsize(static_cast<int>(wanted));
 }
 
+// libre's dbg_printf records: warnings about what arrived on the wire
+// ("sip: msg decode err: ..."), written to stderr in libre's own format
+// unless a handler takes them. `arg` is the loop's Logger.
+void OnLibreLog(int level, const char* text, size_t len, void* arg) {
+  LogSeverity severity = LogSeverity::kDebug;
+  if (level <= DBG_ERR) {
+    severity = LogSeverity::kError;
+  } else if (level == DBG_WARNING) {
+    severity = LogSeverity::kWarn;
+  } else if (level <= DBG_INFO) {
+    severity = LogSeverity::kInfo;
+  }
+  const Logger& logger = LoggerOr(static_cast<const Logger*>(arg));
+  if (!logger.Enabled(severity)) return;
+  absl::string_view message(text, len);
+  while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) {
+    message.remove_suffix(1);
+  }
+  logger.Log(severity, "sip", absl::StrCat("libre: ", message), {});
+}
+
 }  // namespace
 
 struct ReLoop::Shared {
+  explicit Shared(const Logger* logger) : logger(logger) {}
+
   absl::Mutex mu;
   std::deque<Task> tasks ABSL_GUARDED_BY(mu);
   bool wakeup_pending ABSL_GUARDED_BY(mu) = false;
   bool stopping ABSL_GUARDED_BY(mu) = false;
   // Written by the loop thread before `started` is notified, constant after.
   struct mqueue* mq = nullptr;
+  const Logger* const logger;
   std::thread::id loop_thread;
   int start_error = 0;
   absl::Notification started;
 
   void Wake() {
     const int err = mqueue_push(mq, 0, nullptr);
-    if (err != 0) std::fprintf(stderr, "sip: cannot wake the libre loop: %s\n", std::strerror(err));
+    if (err != 0) {
+      LoggerOr(logger).Log(LogSeverity::kError, "sip",
+                           absl::StrCat("cannot wake the libre loop: ", std::strerror(err)), {});
+    }
   }
 
   // mqueue handler: runs the oldest queued tasks, in order. At most
@@ -92,6 +120,7 @@ struct ReLoop::Shared {
     std::lock_guard<std::mutex> lifetime(LibreLifetimeMutex());
     self->loop_thread = std::this_thread::get_id();
     int err = libre_init();
+    if (err == 0) dbg_handler_set(&OnLibreLog, const_cast<Logger*>(self->logger));
     if (err == 0) err = SizePollSet();
     if (err == 0) err = mqueue_alloc(&self->mq, &Shared::OnWakeup, self.get());
     self->start_error = err;
@@ -108,16 +137,17 @@ struct ReLoop::Shared {
       rest.clear();
       self->mq = static_cast<struct mqueue*>(mem_deref(self->mq));
     }
+    dbg_handler_set(nullptr, nullptr);
     libre_close();
   }
 };
 
-absl::StatusOr<std::shared_ptr<ReLoop>> ReLoop::Acquire() {
+absl::StatusOr<std::shared_ptr<ReLoop>> ReLoop::Acquire(const Logger* logger) {
   static absl::Mutex mu(absl::kConstInit);
   static std::weak_ptr<ReLoop>* current = new std::weak_ptr<ReLoop>();
   absl::MutexLock lock(&mu);
   if (std::shared_ptr<ReLoop> loop = current->lock()) return loop;
-  auto shared = std::make_shared<Shared>();
+  auto shared = std::make_shared<Shared>(logger);
   std::shared_ptr<ReLoop> loop(new ReLoop(shared));
   shared->started.WaitForNotification();
   if (shared->start_error != 0) {

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "adapters/api/logger.h"
 
 struct mqueue;
 
@@ -26,8 +27,11 @@ class ReLoop {
   using Task = absl::AnyInvocable<void() &&>;
 
   // The running loop, started on first use. Fails when libre cannot start
-  // (no pipe or poll set).
-  static absl::StatusOr<std::shared_ptr<ReLoop>> Acquire();
+  // (no pipe or poll set). libre's own warnings ("sip: msg decode err" for a
+  // malformed datagram) go to `logger` (nullptr: stderr text, LoggerOr) of
+  // the call that starts the loop; it must outlive the loop (the daemon's
+  // is the process's).
+  static absl::StatusOr<std::shared_ptr<ReLoop>> Acquire(const Logger* logger);
 
   ReLoop(const ReLoop&) = delete;
   ReLoop& operator=(const ReLoop&) = delete;

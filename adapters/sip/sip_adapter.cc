@@ -10,7 +10,7 @@ namespace voipd::adapters::sip {
 absl::StatusOr<std::shared_ptr<SipAdapter>> SipAdapter::Create(
     const SipSettings& settings, const AdapterContext& context, std::string password,
     std::shared_ptr<const WavPrompt> prompt) {
-  absl::StatusOr<std::shared_ptr<ReLoop>> loop = ReLoop::Acquire();
+  absl::StatusOr<std::shared_ptr<ReLoop>> loop = ReLoop::Acquire(context.logger);
   if (!loop.ok()) return ProviderError(context.system_name, std::string(loop.status().message()));
   std::shared_ptr<SipAdapter> adapter(new SipAdapter(settings, context, *loop));
   SipStack::Options options;

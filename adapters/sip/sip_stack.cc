@@ -347,9 +347,12 @@ void SipStack::OnIncomingInvite(const struct sip_msg* msg, void* arg) {
 void SipStack::RejectInvite(const struct sip_msg* msg, const SipReply& reply,
                             absl::string_view why) {
   (void)sip_treply(nullptr, ctx_.stack, msg, reply.code, reply.reason.c_str());
-  SipLogInfo(ctx_, absl::StrCat("inbound call ", Text(msg->callid), " from ",
-                                Text(msg->from.auri), " rejected with ", reply.code, " ",
-                                reply.reason, ": ", why));
+  // A malformed INVITE may lack either header; say so rather than log blanks.
+  const std::string call_id = Text(msg->callid);
+  const std::string from = Text(msg->from.auri);
+  SipLogInfo(ctx_, absl::StrCat("inbound call ", call_id.empty() ? "(no Call-ID)" : call_id,
+                                " from ", from.empty() ? "(no From)" : from, " rejected with ",
+                                reply.code, " ", reply.reason, ": ", why));
 }
 
 void SipStack::TakeInbound(const struct sip_msg* msg) {

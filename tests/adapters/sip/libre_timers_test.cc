@@ -40,7 +40,7 @@ struct Probe {
 
 class LibreTimersTest : public ::testing::Test {
  protected:
-  void SetUp() override { loop_ = *ReLoop::Acquire(); }
+  void SetUp() override { loop_ = *ReLoop::Acquire(nullptr); }
   // Runs `body` on the loop thread and waits for it.
   template <typename F>
   void OnLoop(F body) {

@@ -21,6 +21,7 @@
 #include "daemon/core/idempotency_cache.h"
 #include "daemon/core/system_table.h"
 #include "daemon/logging.h"
+#include "tests/daemon/json_log_capture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/adapters/test_adapter.h"
@@ -167,34 +168,6 @@ TEST_F(CallControllerObservabilityTest, RefusedRequestsNeverReachTheAdapterAndAr
   EXPECT_FALSE(Await([&](auto done) { controller_->Hold(hold, std::move(done)); }).ok());
   EXPECT_THAT(observer_.Summary(), IsEmpty());
 }
-
-// Collects JSON log lines for the test's lifetime.
-class JsonLogCapture {
- public:
-  JsonLogCapture() {
-    SetLogFormat(LogFormat::kJson);
-    SetLogLevel(LogLevel::kDebug);
-    SetLogSinkForTest([this](absl::string_view line) {
-      absl::MutexLock lock(&mu_);
-      lines_.emplace_back(line);
-    });
-  }
-  ~JsonLogCapture() {
-    SetLogSinkForTest(nullptr);
-    SetLogFormat(LogFormat::kText);
-    SetLogLevel(LogLevel::kInfo);
-  }
-  std::vector<nlohmann::json> records() const {
-    absl::MutexLock lock(&mu_);
-    std::vector<nlohmann::json> out;
-    for (const std::string& line : lines_) out.push_back(nlohmann::json::parse(line));
-    return out;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  std::vector<std::string> lines_;
-};
 
 TEST_F(CallControllerObservabilityTest, CallLinesCarrySessionIdAndSystemAsFields) {
   JsonLogCapture capture;

@@ -4,6 +4,7 @@ permissions, against the real voipd binary.
 
 Tokens are generated per run and only their SHA-256 goes into the config;
 certificates come from a throwaway CA made with the openssl CLI."""
+import json
 import os
 import shutil
 import signal
@@ -290,6 +291,26 @@ class TlsTest(unittest.TestCase):
             self.ok(d.addr, self.creds())
             self.refused(d.addr, None)  # plaintext client
             self.refused(d.addr, self.creds(root="other-ca"))  # server not trusted by client
+
+    def test_grpc_own_log_lines_are_voipd_records(self):
+        """gRPC logs the failed handshake itself; with log_format: json that
+        must be a JSON record like voipd's, not gRPC's "E1124 ..." line."""
+        cfg = self.tls_config(mtls=False) + "log_format: json\n"
+        with voipd_harness.Voipd(config_text=cfg) as d:
+            self.refused(d.addr, None)  # plaintext client: gRPC logs the failure
+
+            def grpc_records():
+                records = []
+                for line in d.log().split("\n")[:-1]:  # complete lines
+                    record = json.loads(line)  # every line, gRPC's included
+                    if record["component"] == "grpc":
+                        records.append(record)
+                return records
+            wait_for(lambda: grpc_records(), "gRPC's handshake record")
+            record = grpc_records()[0]
+            self.assertEqual(record["level"], "error")
+            self.assertIn("Handshake failed", record["msg"])
+            self.assertRegex(record["source"], r"^[a-z_]+\.cc:\d+$")
 
     def test_mtls(self):
         with voipd_harness.Voipd(config_text=self.tls_config(mtls=True)) as d:
