@@ -39,9 +39,11 @@ int SizePollSet() {
   return fd_setsize(static_cast<int>(wanted));
 }
 
-// libre's dbg_printf records: warnings about what arrived on the wire
-// ("sip: msg decode err: ..."), written to stderr in libre's own format
-// unless a handler takes them. `arg` is the loop's Logger.
+// libre's dbg_printf records (its modules' DEBUG_WARNING and friends, e.g.
+// "tcp: recv handler: recv(): Connection reset by peer"), written to stderr
+// in libre's own format unless a handler takes them. `arg` is the loop's
+// Logger. (libre 1.1.0 prints "sip: msg decode err" with re_fprintf instead,
+// past this hook.)
 void OnLibreLog(int level, const char* text, size_t len, void* arg) {
   LogSeverity severity = LogSeverity::kDebug;
   if (level <= DBG_ERR) {

@@ -27,10 +27,10 @@ class ReLoop {
   using Task = absl::AnyInvocable<void() &&>;
 
   // The running loop, started on first use. Fails when libre cannot start
-  // (no pipe or poll set). libre's own warnings ("sip: msg decode err" for a
-  // malformed datagram) go to `logger` (nullptr: stderr text, LoggerOr) of
-  // the call that starts the loop; it must outlive the loop (the daemon's
-  // is the process's).
+  // (no pipe or poll set). libre's own log records ("tcp: recv handler:
+  // ...") go to `logger` (nullptr: stderr text, LoggerOr) of the call that
+  // starts the loop; it must outlive the loop (the daemon's is the
+  // process's).
   static absl::StatusOr<std::shared_ptr<ReLoop>> Acquire(const Logger* logger);
 
   ReLoop(const ReLoop&) = delete;
