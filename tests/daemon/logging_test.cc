@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "daemon/adapter_logger.h"
+#include "tests/daemon/log_capture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -29,30 +30,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::SizeIs;
-
-// Captures every record for the test's lifetime and restores the defaults.
-class LogCapture {
- public:
-  LogCapture() {
-    SetLogSinkForTest([this](absl::string_view line) {
-      absl::MutexLock lock(&mu_);
-      lines_.emplace_back(line);
-    });
-  }
-  ~LogCapture() {
-    SetLogSinkForTest(nullptr);
-    SetLogLevel(LogLevel::kInfo);
-    SetLogFormat(LogFormat::kText);
-  }
-  std::vector<std::string> lines() const {
-    absl::MutexLock lock(&mu_);
-    return lines_;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  std::vector<std::string> lines_;
-};
 
 TEST(LoggingTest, JsonLinesCarryFieldsAsKeys) {
   LogCapture capture;

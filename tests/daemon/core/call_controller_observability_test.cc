@@ -21,7 +21,7 @@
 #include "daemon/core/idempotency_cache.h"
 #include "daemon/core/system_table.h"
 #include "daemon/logging.h"
-#include "tests/daemon/json_log_capture.h"
+#include "tests/daemon/log_capture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/adapters/test_adapter.h"

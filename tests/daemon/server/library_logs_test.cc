@@ -11,7 +11,7 @@
 
 #include "daemon/logging.h"
 #include "gtest/gtest.h"
-#include "tests/daemon/json_log_capture.h"
+#include "tests/daemon/log_capture.h"
 
 namespace voipd {
 namespace {
