@@ -95,21 +95,18 @@ PeerTable& Peers() {
   return *table;
 }
 
-std::string PeerOf(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "";
-  const std::string described = DescribeSocketAddress(addr);
-  switch (addr.ss_family) {
-    case AF_INET: return absl::StrCat("ipv4:", described);
-    case AF_INET6: return absl::StrCat("ipv6:", described);
+// `peer` as accept4 filled it in, in gRPC's peer format.
+std::string PeerName(const sockaddr_storage& peer) {
+  switch (peer.ss_family) {
+    case AF_INET: return absl::StrCat("ipv4:", DescribeSocketAddress(peer));
+    case AF_INET6: return absl::StrCat("ipv6:", DescribeSocketAddress(peer));
     case AF_UNIX: return "unix:";
   }
   return "";
 }
 
-void RememberPeer(int fd) {
-  std::string peer = PeerOf(fd);
+void RememberPeer(int fd, const sockaddr_storage& addr) {
+  std::string peer = PeerName(addr);
   PeerTable& table = Peers();
   absl::MutexLock lock(&table.mu);
   if (table.by_fd.size() <= static_cast<size_t>(fd)) table.by_fd.resize(fd + 1);
@@ -155,10 +152,15 @@ struct FdAcceptor::Impl {
 
   void AcceptAll(int listener) {
     for (;;) {
-      const int fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      // The peer's address comes with the connection: it tells TCP from
+      // unix sockets and names the client, without a syscall for each.
+      sockaddr_storage peer{};
+      socklen_t len = sizeof(peer);
+      const int fd = accept4(listener, reinterpret_cast<sockaddr*>(&peer), &len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd >= 0) {
-        SetNoDelay(fd);
-        RememberPeer(fd);
+        if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6) SetNoDelay(fd);
+        RememberPeer(fd, peer);
         on_connection(fd);
         continue;
       }
@@ -198,13 +200,9 @@ struct FdAcceptor::Impl {
     return true;
   }
 
-  // What gRPC sets on the connections it accepts itself: without it, Nagle
-  // holds back small frames until the peer's ACK.
+  // What gRPC sets on the TCP connections it accepts itself: without it,
+  // Nagle holds back small frames until the peer's ACK.
   static void SetNoDelay(int fd) {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof(addr);
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
-    if (addr.ss_family != AF_INET && addr.ss_family != AF_INET6) return;
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   }

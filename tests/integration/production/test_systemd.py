@@ -298,4 +298,3 @@ class UnitFileTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
-
