@@ -179,6 +179,23 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def call_once_served(addr, deadline=WAIT):
+    """A StartCall + EndCall to `addr`, tried on a new connection each time
+    until one is served. A refused connection leaves a grpcio channel in
+    reconnect backoff, and a sync stub's fail-fast RPCs do not drive the
+    next handshake, so retrying on one channel can take seconds after the
+    server is back: that measures grpcio, not voipd."""
+    def attempt():
+        channel = grpc.insecure_channel(addr, options=[("grpc.use_local_subchannel_pool", 1)])
+        with channel:
+            s = P.voip_service_pb2_grpc.VoipServiceStub(channel)
+            call = try_rpc(lambda: start_call(s, None))
+            if call:
+                s.EndCall(pb.EndCallRequest(session_id=call.session_id), timeout=RPC_TIMEOUT)
+            return call
+    return wait_for(attempt, "a call once descriptors are free again", deadline)
+
+
 def try_rpc(fn):
     """fn()'s result, or None if the RPC failed (for wait_for)."""
     try:

@@ -19,8 +19,8 @@ import grpc
 from google.protobuf.duration_pb2 import Duration
 
 from prod_common import (ANSWERS, BUSY, NETWORK_ERROR, NO_ANSWER, PROVIDER_FAILURE, RPC_TIMEOUT,
-                         cpb, cpu_seconds, own_connections, pb, start_call, stub, try_rpc,
-                         voipd_harness, wait_for, wait_terminal)
+                         call_once_served, cpb, cpu_seconds, own_connections, pb, start_call,
+                         stub, voipd_harness, wait_for, wait_terminal)
 from test_observability import METRICS, sample, scrape
 
 MAX_ENDED = 50
@@ -153,11 +153,7 @@ class ResourcesTest(unittest.TestCase):
             finally:
                 for c in channels:
                     c.close()
-            channel, s = stub(d.addr)
-            with channel:
-                call = wait_for(lambda: try_rpc(lambda: start_call(s, None, ANSWERS)),
-                                "a call once descriptors are free again")
-                s.EndCall(pb.EndCallRequest(session_id=call.session_id), timeout=RPC_TIMEOUT)
+            call_once_served(d.addr)
             self.assertIn("out of file descriptors (limit 40)", d.log())
 
     def test_open_file_limit_is_raised_to_the_hard_limit(self):

@@ -4,7 +4,6 @@ NOTIFY_SOCKET, socket activation through systemd-socket-activate, and the
 unit files checked by systemd-analyze."""
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -12,9 +11,8 @@ import tempfile
 import time
 import unittest
 
-from prod_common import (REPO, RPC_TIMEOUT, Pki, base_config, cpu_seconds, new_token,
-                         own_connections, pb, start_call, stub, token_yaml, try_rpc,
-                         voipd_harness, wait_for)
+from prod_common import (REPO, RPC_TIMEOUT, Pki, base_config, call_once_served, cpu_seconds,
+                         own_connections, pb, start_call, stub, voipd_harness, wait_for)
 
 UNIT_DIR = os.path.join(REPO, "systemd")
 
@@ -108,9 +106,8 @@ class SocketActivationTest(unittest.TestCase):
         tmp, proc, ready, log = self.activate("127.0.0.1:%d" % port,
                                               base_config('"127.0.0.1:1"'))
         try:
-            import json
             wait_for(lambda: os.path.exists(ready) or proc.poll() is not None, "ready file")
-            self.assertIsNone(proc.poll(), open(os.path.join(tmp.name, "voipd.log")).read())
+            self.assertIsNone(proc.poll(), _read_text(os.path.join(tmp.name, "voipd.log")))
             info = wait_for(lambda: _read_json(ready), "ready json")
             self.assertEqual(info["listen"], ["127.0.0.1:%d" % port])
             channel, s = stub("127.0.0.1:%d" % port)
@@ -154,14 +151,10 @@ class SocketActivationTest(unittest.TestCase):
             for c in channels:
                 c.close()
             channels = []
-            channel, s = stub(addr)
-            with channel:
-                call = wait_for(lambda: try_rpc(lambda: start_call(s, None)), "a call once "
-                                "descriptors are free again")
-                s.EndCall(pb.EndCallRequest(session_id=call.session_id), timeout=RPC_TIMEOUT)
+            call_once_served(addr)
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(10), 0)
-            text = open(os.path.join(tmp.name, "voipd.log")).read()
+            text = _read_text(os.path.join(tmp.name, "voipd.log"))
             self.assertIn("out of file descriptors (limit 40)", text)
         finally:
             for c in channels:
@@ -242,6 +235,11 @@ def _connect(host, port):
         return True
     except OSError:
         return False
+
+
+def _read_text(path):
+    with open(path) as f:
+        return f.read()
 
 
 def _read_json(path):
