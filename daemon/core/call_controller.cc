@@ -13,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "adapters/api/voip_error.h"
+#include "daemon/core/call_end_waiter.h"
 #include "daemon/core/call_state_machine.h"
 #include "daemon/core/number_normalizer.h"
 #include "daemon/core/request_validation.h"
@@ -348,56 +349,48 @@ void CallController::DoEndCall(const std::string& session_id, SessionCallback do
     timeout = limits_.end_call_timeout;
   }
   const std::string system = session.system_name();
+  std::shared_ptr<CallEndWaiter> waiter = WatchEnd(session_id, std::move(done));
+  if (waiter == nullptr) return;  // it ended meanwhile: answered already
   ProviderTimer timer(observer_.load(), system, "EndCall");
   call->adapter->EndCall(
-      RefOf(session), [this, session_id, system, timeout, timer,
-                       done = std::move(done)](absl::Status status) mutable {
+      RefOf(session), [this, session_id, system, timeout, timer, waiter](absl::Status status) {
         timer.Done(status.ok());
         if (!status.ok()) {
-          std::move(done)(WithCallContext(status, session_id, system));
+          waiter->Finish(WithCallContext(status, session_id, system));
           return;
         }
-        AwaitEnd(session_id, timeout,
-                 absl::StrCat("the provider did not confirm the hangup within ",
-                              absl::FormatDuration(timeout), "; ended locally"),
-                 voip::v1::ERROR_CODE_UNSPECIFIED, std::move(done));
+        waiter->Accepted(*io_, timeout, [this, session_id, timeout] {
+          EndLocally(session_id,
+                     absl::StrCat("the provider did not confirm the hangup within ",
+                                  absl::FormatDuration(timeout), "; ended locally"),
+                     voip::v1::ERROR_CODE_UNSPECIFIED);
+        });
       });
 }
 
-void CallController::AwaitEnd(const std::string& session_id, absl::Duration timeout,
-                              std::string why, voip::v1::ErrorCode code, SessionCallback done) {
-  // Most adapters report the end before completing EndCall: then there is
-  // nothing to wait for, and no timer to arm and cancel on a hot path.
-  if (absl::StatusOr<CallSession> now = registry_->Snapshot(session_id);
-      now.ok() && IsTerminal(now->status())) {
-    std::move(done)(std::move(*now));
-    return;
+std::shared_ptr<CallEndWaiter> CallController::WatchEnd(const std::string& session_id,
+                                                        SessionCallback done) {
+  auto waiter = std::make_shared<CallEndWaiter>(std::move(done));
+  if (registry_->OnTerminal(session_id,
+                            [waiter](const CallSession& s) { waiter->Ended(s); })) {
+    return waiter;
   }
-  auto timer = std::make_shared<boost::asio::steady_timer>(*io_);
-  timer->expires_after(absl::ToChronoNanoseconds(timeout));
-  timer->async_wait([this, session_id, why, code](boost::system::error_code ec) {
-    if (ec) return;
-    // Rejected by the state machine if the call ended meanwhile.
-    adapters::ProviderEvent ended;
-    ended.session_id = session_id;
-    ended.kind = adapters::ProviderEventKind::kEnded;
-    ended.outcome = adapters::EndOutcome::kDisconnected;
-    ended.source = voip::v1::HANGUP_SOURCE_LOCAL;
-    ended.error_code = code;
-    ended.message = why;
-    registry_->OnProviderEvent(std::move(ended));
-  });
-  // `done` is shared so that it still runs when the registry no longer knows
-  // the call (retention may prune an ended call before we get here).
-  auto shared_done = std::make_shared<SessionCallback>(std::move(done));
-  const bool known = registry_->OnTerminal(session_id, [timer, shared_done](const CallSession& s) {
-    timer->cancel();
-    std::move(*shared_done)(s);
-  });
-  if (!known) {
-    timer->cancel();
-    std::move(*shared_done)(SessionNotFoundError(session_id));
-  }
+  // Ended and pruned since the caller looked it up: history may still have it.
+  waiter->Finish(Find(session_id));
+  return nullptr;
+}
+
+void CallController::EndLocally(const std::string& session_id, std::string why,
+                                voip::v1::ErrorCode code) {
+  // Rejected by the state machine if the call ended meanwhile.
+  adapters::ProviderEvent ended;
+  ended.session_id = session_id;
+  ended.kind = adapters::ProviderEventKind::kEnded;
+  ended.outcome = adapters::EndOutcome::kDisconnected;
+  ended.source = voip::v1::HANGUP_SOURCE_LOCAL;
+  ended.error_code = code;
+  ended.message = std::move(why);
+  registry_->OnProviderEvent(std::move(ended));
 }
 
 void CallController::Hold(const voip::v1::HoldRequest& request, SessionCallback done) {
@@ -598,10 +591,16 @@ void CallController::EndAllCalls(absl::Duration grace, absl::AnyInvocable<void()
     const std::string id = call.session->session_id();
     // The local end after `grace` carries DAEMON_SHUTDOWN so clients can
     // tell a daemon stop from a hangup.
-    AwaitEnd(id, grace, "voipd shut down before the provider confirmed the hangup",
-             voip::v1::DAEMON_SHUTDOWN, [countdown](absl::StatusOr<CallSession>) {
-               if (countdown->left.fetch_sub(1) == 1) std::move(countdown->done)();
-             });
+    std::shared_ptr<CallEndWaiter> waiter =
+        WatchEnd(id, [countdown](absl::StatusOr<CallSession>) {
+          if (countdown->left.fetch_sub(1) == 1) std::move(countdown->done)();
+        });
+    if (waiter == nullptr) continue;  // it ended meanwhile (and is counted)
+    // The provider is not waited for: the call ends locally after `grace`.
+    waiter->Accepted(*io_, grace, [this, id] {
+      EndLocally(id, "voipd shut down before the provider confirmed the hangup",
+                 voip::v1::DAEMON_SHUTDOWN);
+    });
     registry_->OverrideLocalEnd(id, voip::v1::HANGUP_SOURCE_SYSTEM, voip::v1::DAEMON_SHUTDOWN,
                                 "ended because voipd shut down");
     if (call.adapter) {

@@ -26,6 +26,8 @@ class io_context;
 
 namespace voipd {
 
+class CallEndWaiter;
+
 struct ControllerLimits {
   absl::Duration end_call_timeout = absl::Seconds(5);
 };
@@ -91,10 +93,12 @@ class CallController {
   // Common shape of Hold and Mute.
   void DoToggle(const std::string& session_id, bool hold_not_mute, bool on,
                 SessionCallback done);
-  // Completes `done` with the call's snapshot once it is terminal, forcing a
-  // local end after end_call_timeout.
-  void AwaitEnd(const std::string& session_id, absl::Duration timeout, std::string why,
-                voip::v1::ErrorCode code, SessionCallback done);
+  // Registers `done` for the call's terminal snapshot, before the provider
+  // is asked to hang up (daemon/core/call_end_waiter.h says why). Null, with
+  // `done` answered, if the registry no longer knows the call.
+  std::shared_ptr<CallEndWaiter> WatchEnd(const std::string& session_id, SessionCallback done);
+  // Ends the call in voipd without its provider (the provider never confirmed).
+  void EndLocally(const std::string& session_id, std::string why, voip::v1::ErrorCode code);
 
   CallRegistry* const registry_;
   CallHistory* history_ = nullptr;
