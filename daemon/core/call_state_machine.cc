@@ -121,7 +121,10 @@ TransitionResult ApplyProviderEvent(voip::v1::CallSession& session,
 
     case ProviderEventKind::kEnded: {
       const bool answered = session.has_answered_at();
+      // An ended call has no media to hold or mute: stale flags on the final
+      // snapshot would show a finished call as held or muted in UIs.
       session.set_on_hold(false);
+      session.set_muted(false);
       *session.mutable_ended_at() = ToProtoTimestamp(now);
       auto* reason = session.mutable_end_reason();
       reason->set_error_code(event.error_code);

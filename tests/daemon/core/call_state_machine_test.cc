@@ -508,6 +508,14 @@ TEST(CallStateMachineTest, EndWhileOnHoldClearsOnHoldFlag) {
   EXPECT_FALSE(session.on_hold());
 }
 
+TEST(CallStateMachineTest, EndWhileMutedClearsMutedFlag) {
+  // Likewise for mute: the final snapshot must not show a finished call muted.
+  CallSession session = SessionIn(kOnHold, /*muted=*/true);
+  ASSERT_TRUE(ApplyProviderEvent(session, Ended(EndOutcome::kDisconnected), kT0).accepted);
+  EXPECT_FALSE(session.muted());
+  EXPECT_FALSE(session.on_hold());
+}
+
 TEST(CallStateMachineTest, EndKeepsAnsweredAt) {
   // Call duration = ended_at - answered_at: both must survive the end.
   CallSession session = SessionIn(kConnected);
