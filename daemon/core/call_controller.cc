@@ -6,7 +6,6 @@
 #include <functional>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -596,7 +595,8 @@ void CallController::EndAllCalls(absl::Duration grace, absl::AnyInvocable<void()
           if (countdown->left.fetch_sub(1) == 1) std::move(countdown->done)();
         });
     if (waiter == nullptr) continue;  // it ended meanwhile (and is counted)
-    // The provider is not waited for: the call ends locally after `grace`.
+    // The adapter's reply is not waited for, only the call's end: it ends
+    // locally after `grace`.
     waiter->Accepted(*io_, grace, [this, id] {
       EndLocally(id, "voipd shut down before the provider confirmed the hangup",
                  voip::v1::DAEMON_SHUTDOWN);
