@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace voipd::adapters {
 
@@ -19,6 +20,21 @@ namespace voipd::adapters {
 // [::1] and localhost (with or without a port or a gRPC ipv4:/ipv6: scheme).
 // The daemon's listener policy and adapters' own listeners share it.
 bool IsLocalAddress(const std::string& address);
+
+// OK if `address` is one voipd can listen on: "host:port" or "[v6]:port"
+// with a port of 0–65535 (0 picks one), gRPC's "ipv4:"/"ipv6:"/"dns:"
+// prefixes allowed, and with `allow_unix` also "unix:PATH" and
+// "unix-abstract:NAME". Otherwise InvalidArgument saying what is wrong
+// (without a field name; the caller adds it). Checked when the config is
+// loaded, so that --check-config catches it: gRPC itself would listen on 443
+// for an address without a port and wrap a port above 65535.
+absl::Status CheckListenAddress(const std::string& address, bool allow_unix);
+
+// `listen` as ListenOn reads it ("IP:PORT", "[v6]:PORT", "localhost:PORT"),
+// for factories that check it before anything binds (--check-config).
+// CONFIGURATION_ERROR naming `field` when it is not IP:PORT.
+absl::StatusOr<boost::asio::ip::tcp::endpoint> ParseIpListen(const std::string& listen,
+                                                            const std::string& field);
 
 absl::Status ListenOn(boost::asio::ip::tcp::acceptor& acceptor, const std::string& listen,
                       const std::string& field, std::string* bound);

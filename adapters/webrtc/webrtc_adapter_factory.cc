@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "adapters/api/registry.h"
+#include "adapters/api/tcp_listener.h"
 #include "adapters/webrtc/signaling_message.h"
 #include "adapters/webrtc/webrtc_adapter.h"
 
@@ -17,6 +18,12 @@ class WebRtcAdapterFactory final
  protected:
   absl::Status ValidateTyped(voip::config::v1::WebRtcAdapterConfig& config) const override {
     if (config.listen().empty()) config.set_listen("127.0.0.1:8089");
+    // Checked here too (not only when binding) so that --check-config sees it.
+    if (absl::StatusOr<boost::asio::ip::tcp::endpoint> parsed =
+            ParseIpListen(config.listen(), "listen");
+        !parsed.ok()) {
+      return absl::InvalidArgumentError(parsed.status().message());
+    }
     if (config.web_root().empty()) config.set_web_root(VOIPD_WEB_ROOT_DEFAULT);
     // Checked here too (not only when binding) so that --check-config sees it.
     std::error_code ec;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "adapters/api/registry.h"
+#include "adapters/api/tcp_listener.h"
 #include "daemon/config/yaml_to_proto.h"
 #include "daemon/core/number_normalizer.h"
 #include "daemon/logging.h"
@@ -206,7 +207,15 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
   settings.listen.assign(proto.listen().begin(), proto.listen().end());
   if (settings.listen.empty()) settings.listen.push_back("127.0.0.1:50051");
   for (size_t i = 0; i < settings.listen.size(); ++i) {
-    if (settings.listen[i].empty()) return Invalid(source, Item(Child(root, "listen"), i), absl::StrCat("listen[", i, "]: is empty"));
+    const std::string field = absl::StrCat("listen[", i, "]");
+    if (settings.listen[i].empty()) {
+      return Invalid(source, Item(Child(root, "listen"), i), absl::StrCat(field, ": is empty"));
+    }
+    if (absl::Status s = adapters::CheckListenAddress(settings.listen[i], /*allow_unix=*/true);
+        !s.ok()) {
+      return Invalid(source, Item(Child(root, "listen"), i),
+                     absl::StrCat(field, ": ", s.message()));
+    }
   }
 
   settings.default_region = proto.default_region().empty() ? "US" : proto.default_region();
@@ -309,6 +318,14 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
     settings.log_format = proto.log_format();
   }
   settings.metrics_listen = proto.metrics().listen();
+  if (!settings.metrics_listen.empty()) {
+    if (absl::Status s = adapters::CheckListenAddress(settings.metrics_listen,
+                                                      /*allow_unix=*/false);
+        !s.ok()) {
+      return Invalid(source, Child(Child(root, "metrics"), "listen"),
+                     absl::StrCat("metrics.listen: ", s.message()));
+    }
+  }
   settings.state_dir = proto.state_dir();
   if (absl::Status s = LoadHistorySettings(proto.history(), source, Child(root, "history"),
                                            &settings.history);

@@ -3,6 +3,7 @@
 #include "adapters/api/registry.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "voip/config/v1/sandbox.pb.h"
+#include "voip/config/v1/webrtc.pb.h"
 
 #ifndef VOIPD_ADAPTER_LIST
 #error "VOIPD_ADAPTER_LIST must be defined by tests/CMakeLists.txt"
@@ -104,6 +106,25 @@ TEST(SandboxFactoryTest, ValidateRejectsNegativeRingTimeoutNamingTheField) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   EXPECT_TRUE(absl::StartsWith(status.message(), "default_ring_timeout_seconds"))
       << status.message();
+}
+
+TEST(WebRtcFactoryTest, ValidateRejectsAListenAddressItCouldNotBindNamingTheField) {
+  // Checked when the config is validated, so --check-config sees it, not
+  // only once the adapter binds at start.
+  const AdapterFactory* factory = AdapterRegistry::Find("webrtc");
+  ASSERT_NE(factory, nullptr);
+  for (const std::string bad : {"localhost", "127.0.0.1:99999", "pbx.example.com:8089"}) {
+    voip::config::v1::WebRtcAdapterConfig config;
+    config.set_listen(bad);
+    config.set_web_root(std::filesystem::temp_directory_path().string());
+    absl::Status status = factory->Validate(config);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad << ": " << status;
+    EXPECT_TRUE(absl::StartsWith(status.message(), "listen: '" + bad + "'")) << status.message();
+  }
+  voip::config::v1::WebRtcAdapterConfig good;
+  good.set_listen("[::1]:0");
+  good.set_web_root(std::filesystem::temp_directory_path().string());
+  EXPECT_TRUE(factory->Validate(good).ok());
 }
 
 TEST(SandboxFactoryTest, CreateBuildsAnAdapterFromTheTypedConfig) {

@@ -54,5 +54,42 @@ TEST(TcpListenerTest, BadAddressesAndBusyPortsNameTheField) {
   EXPECT_NE(busy.message().find("cannot listen on"), absl::string_view::npos) << busy;
 }
 
+TEST(TcpListenerTest, CheckListenAddressAcceptsWhatVoipdCanListenOn) {
+  for (const std::string good :
+       {"127.0.0.1:50051", "127.0.0.1:0", "[::1]:50051", "localhost:65535", "0.0.0.0:1",
+        "ipv4:127.0.0.1:5", "dns:localhost:7", "unix:/run/voipd/voipd.sock",
+        "unix:///run/voipd.sock", "unix-abstract:voipd"}) {
+    EXPECT_TRUE(CheckListenAddress(good, /*allow_unix=*/true).ok()) << good;
+  }
+}
+
+TEST(TcpListenerTest, CheckListenAddressSaysWhatIsWrong) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"localhost", "no port"},           // gRPC would listen on 443
+      {"127.0.0.1:99999", "0 to 65535"},  // gRPC would wrap it to 34463
+      {"127.0.0.1:-1", "0 to 65535"},
+      {"127.0.0.1:+80", "0 to 65535"},
+      {"127.0.0.1:", "0 to 65535"},
+      {":50051", "no host"},
+      {"::1:50051", "brackets"},
+      {"[::1]", "no port"},
+      {"[]:1", "unclosed or empty"},
+      {"[::1:50051", "unclosed or empty"},
+      {"unix:", "unix socket path"},
+      {"unix://", "unix socket path"},
+      {"unix:/" + std::string(120, 'x'), "unix socket path"},
+      {"unix-abstract:", "unix socket path"},
+  };
+  for (const auto& [address, why] : cases) {
+    const absl::Status s = CheckListenAddress(address, /*allow_unix=*/true);
+    ASSERT_FALSE(s.ok()) << address;
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << address;
+    EXPECT_NE(s.message().find(why), absl::string_view::npos) << address << ": " << s;
+    EXPECT_NE(s.message().find("'" + address + "'"), absl::string_view::npos) << s;
+  }
+  const absl::Status unix = CheckListenAddress("unix:/tmp/m.sock", /*allow_unix=*/false);
+  EXPECT_NE(unix.message().find("not host:port"), absl::string_view::npos) << unix;
+}
+
 }  // namespace
 }  // namespace voipd::adapters

@@ -306,6 +306,22 @@ std::vector<ErrorCase> ErrorCases() {
        "default_region", "'XX'"},
       {"EmptyListenAddress", "systems: { a: { type: sandbox } }\nlisten: [\"\"]\n", 2,
        "listen[0]", "empty"},
+      // gRPC would listen on 443 for these two, and on 34463 for 99999.
+      {"ListenWithoutPort",
+       "systems: { a: { type: sandbox } }\nlisten:\n  - \"127.0.0.1:0\"\n  - localhost\n", 4,
+       "listen[1]", "no port"},
+      {"ListenPortTooLarge", "systems: { a: { type: sandbox } }\nlisten: [\"127.0.0.1:99999\"]\n",
+       2, "listen[0]", "0 to 65535"},
+      {"ListenEmptyUnixPath", "systems: { a: { type: sandbox } }\nlisten: [\"unix:\"]\n", 2,
+       "listen[0]", "unix socket path"},
+      {"ListenBareIpv6", "systems: { a: { type: sandbox } }\nlisten: [\"::1:50051\"]\n", 2,
+       "listen[0]", "brackets"},
+      {"MetricsListenWithoutPort",
+       "systems: { a: { type: sandbox } }\nmetrics:\n  listen: localhost\n", 3,
+       "metrics.listen", "no port"},
+      {"MetricsListenOnUnixSocket",
+       "systems: { a: { type: sandbox } }\nmetrics:\n  listen: unix:/tmp/m.sock\n", 3,
+       "metrics.listen", "not host:port"},
       {"DocumentNotAMapping", "- just\n- a list\n", 1, "", "mapping"},
   };
 }
