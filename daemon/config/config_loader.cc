@@ -319,11 +319,12 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
   }
   settings.metrics_listen = proto.metrics().listen();
   if (!settings.metrics_listen.empty()) {
-    if (absl::Status s = adapters::CheckListenAddress(settings.metrics_listen,
-                                                      /*allow_unix=*/false);
-        !s.ok()) {
+    // Read as the metrics server will bind it: an IP (or localhost) and a port.
+    if (absl::StatusOr<boost::asio::ip::tcp::endpoint> parsed =
+            adapters::ParseIpListen(settings.metrics_listen, "metrics.listen");
+        !parsed.ok()) {
       return Invalid(source, Child(Child(root, "metrics"), "listen"),
-                     absl::StrCat("metrics.listen: ", s.message()));
+                     std::string(parsed.status().message()));
     }
   }
   settings.state_dir = proto.state_dir();

@@ -10,7 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "absl/strings/numbers.h"
+#include "adapters/api/tcp_listener.h"
 #include "absl/strings/str_cat.h"
 
 namespace voipd {
@@ -78,34 +78,13 @@ struct MetricsHttpServer::Impl {
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     const std::string& listen, Render render) {
-  std::string host = listen;
-  std::string port_text;
-  const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("metrics.listen: '", listen, "' is not host:port"));
-  }
-  host = listen.substr(0, colon);
-  port_text = listen.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  uint16_t port = 0;
-  int parsed = 0;
-  if (!absl::SimpleAtoi(port_text, &parsed) || parsed < 0 || parsed > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("metrics.listen: '", listen, "' has no valid port"));
-  }
-  port = static_cast<uint16_t>(parsed);
+  // The config loader has checked `listen` the same way (ParseIpListen).
+  absl::StatusOr<tcp::endpoint> parsed = adapters::ParseIpListen(listen, "metrics.listen");
+  if (!parsed.ok()) return absl::InvalidArgumentError(parsed.status().message());
+  const tcp::endpoint endpoint = *parsed;
   boost::system::error_code ec;
-  const asio::ip::address address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-  if (ec) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("metrics.listen: '", host, "' is not an IP address"));
-  }
   auto impl = std::make_unique<Impl>();
   impl->render = std::move(render);
-  const tcp::endpoint endpoint(address, port);
   impl->acceptor.open(endpoint.protocol(), ec);
   if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl->acceptor.bind(endpoint, ec);

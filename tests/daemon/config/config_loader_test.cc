@@ -318,10 +318,13 @@ std::vector<ErrorCase> ErrorCases() {
        "listen[0]", "brackets"},
       {"MetricsListenWithoutPort",
        "systems: { a: { type: sandbox } }\nmetrics:\n  listen: localhost\n", 3,
-       "metrics.listen", "no port"},
+       "metrics.listen", "IP:PORT"},
+      {"MetricsListenPortTooLarge",
+       "systems: { a: { type: sandbox } }\nmetrics:\n  listen: 127.0.0.1:70000\n", 3,
+       "metrics.listen", "IP:PORT"},
       {"MetricsListenOnUnixSocket",
        "systems: { a: { type: sandbox } }\nmetrics:\n  listen: unix:/tmp/m.sock\n", 3,
-       "metrics.listen", "not host:port"},
+       "metrics.listen", "IP:PORT"},
       {"DocumentNotAMapping", "- just\n- a list\n", 1, "", "mapping"},
   };
 }
