@@ -36,9 +36,22 @@ absl::Status CheckLabels(const Map& labels) {
     return InvalidArgumentError("labels", absl::StrCat("labels: more than ", kMaxLabels));
   }
   for (const auto& [key, value] : labels) {
-    const std::string field = absl::StrCat("labels[", key, "]");
+    // A key that fails its own check is not echoed into the field name: the
+    // client would print a newline or a kilobyte of it with the error.
     if (key.empty()) return InvalidArgumentError("labels", "labels: empty key");
-    if (absl::Status s = CheckString(key, field, kMaxLabelKey); !s.ok()) return s;
+    if (!IsPrintable(key)) {
+      return InvalidArgumentError("labels", "labels: a key contains control characters");
+    }
+    if (key.size() > kMaxLabelKey) {
+      // Its first 16 bytes, cut back to a whole UTF-8 character: the message
+      // travels in a proto3 string, which must stay valid UTF-8.
+      size_t cut = 16;
+      while (cut > 0 && (static_cast<unsigned char>(key[cut]) & 0xC0) == 0x80) --cut;
+      return InvalidArgumentError(
+          "labels", absl::StrCat("labels: key '", key.substr(0, cut), "...' is longer than ",
+                                 kMaxLabelKey, " bytes"));
+    }
+    const std::string field = absl::StrCat("labels[", key, "]");
     if (absl::Status s = CheckString(value, field, kMaxLabelValue); !s.ok()) return s;
   }
   return absl::OkStatus();
