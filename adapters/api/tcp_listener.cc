@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -13,17 +14,56 @@
 namespace voipd::adapters {
 namespace {
 
-// "host:port" / "[v6]:port" / "ipv4:host:port" → host.
-std::string HostOf(std::string address) {
-  for (absl::string_view scheme : {"ipv4:", "ipv6:", "dns:"}) {
-    if (absl::StartsWith(address, scheme)) address = address.substr(scheme.size());
-  }
-  if (!address.empty() && address.front() == '[') {
+// "host:port" or "[v6]:port" split in two, the host without its brackets.
+// `has_port` is false when no ":port" follows; `malformed` when a "[" is
+// not closed or is empty. One split for every reader of listen addresses.
+struct HostPort {
+  absl::string_view host;
+  absl::string_view port;
+  bool bracketed = false;
+  bool has_port = false;
+  bool malformed = false;
+};
+
+HostPort SplitHostPort(absl::string_view address) {
+  HostPort out;
+  if (absl::StartsWith(address, "[")) {
     const size_t end = address.find(']');
-    return end == std::string::npos ? address : address.substr(1, end - 1);
+    if (end == absl::string_view::npos || end == 1) {
+      out.host = address;
+      out.malformed = true;
+      return out;
+    }
+    out.host = address.substr(1, end - 1);
+    out.bracketed = true;
+    out.has_port = address.size() > end + 1 && address[end + 1] == ':';
+    if (out.has_port) out.port = address.substr(end + 2);
+    return out;
   }
   const size_t colon = address.rfind(':');
-  return colon == std::string::npos ? address : address.substr(0, colon);
+  out.host = colon == absl::string_view::npos ? address : address.substr(0, colon);
+  out.has_port = colon != absl::string_view::npos;
+  if (out.has_port) out.port = address.substr(colon + 1);
+  return out;
+}
+
+// gRPC's "ipv4:", "ipv6:" and "dns:" prefixes, removed.
+absl::string_view WithoutScheme(absl::string_view address) {
+  for (absl::string_view scheme : {"ipv4:", "ipv6:", "dns:"}) {
+    if (absl::ConsumePrefix(&address, scheme)) break;
+  }
+  return address;
+}
+
+// A port as written in a listen address: decimal, 0–65535.
+bool ParsePort(absl::string_view text, uint16_t* port) {
+  uint32_t number = 0;
+  if (text.empty() || !std::all_of(text.begin(), text.end(), absl::ascii_isdigit) ||
+      !absl::SimpleAtoi(text, &number) || number > 65535) {
+    return false;
+  }
+  *port = static_cast<uint16_t>(number);
+  return true;
 }
 
 }  // namespace
@@ -32,7 +72,7 @@ bool IsLocalAddress(const std::string& address) {
   if (absl::StartsWith(address, "unix:") || absl::StartsWith(address, "unix-abstract:")) {
     return true;
   }
-  const std::string host = HostOf(address);
+  const std::string host(SplitHostPort(WithoutScheme(address)).host);
   if (host == "localhost" || host == "::1") return true;
   // 127.0.0.0/8 as a dotted quad: "127.evil.example" is a name, not loopback.
   std::vector<absl::string_view> octets = absl::StrSplit(host, '.');
@@ -59,36 +99,17 @@ absl::Status CheckListenAddress(const std::string& address, bool allow_unix) {
     }
     return absl::OkStatus();
   }
-  absl::string_view rest = address;
-  for (absl::string_view scheme : {"ipv4:", "ipv6:", "dns:"}) {
-    if (absl::ConsumePrefix(&rest, scheme)) break;
+  const HostPort parts = SplitHostPort(WithoutScheme(address));
+  if (parts.malformed) return bad("has an unclosed or empty [...]");
+  if (!parts.has_port) {
+    return bad("has no port: write host:port, e.g. 127.0.0.1:50051 (port 0 picks one)");
   }
-  absl::string_view host;
-  absl::string_view port;
-  if (absl::StartsWith(rest, "[")) {
-    const size_t end = rest.find("]");
-    if (end == absl::string_view::npos || end == 1) return bad("has an unclosed or empty [...]");
-    host = rest.substr(1, end - 1);
-    if (rest.size() <= end + 1 || rest[end + 1] != ':') {
-      return bad("has no port: write [host]:port, e.g. [::1]:50051");
-    }
-    port = rest.substr(end + 2);
-  } else {
-    const size_t colon = rest.rfind(':');
-    if (colon == absl::string_view::npos) {
-      return bad("has no port: write host:port, e.g. 127.0.0.1:50051 (port 0 picks one)");
-    }
-    host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
-    if (absl::StrContains(host, ':')) {
-      return bad("needs brackets around an IPv6 address, e.g. [::1]:50051");
-    }
+  if (!parts.bracketed && absl::StrContains(parts.host, ':')) {
+    return bad("needs brackets around an IPv6 address, e.g. [::1]:50051");
   }
-  if (host.empty()) return bad("has no host: write host:port, e.g. 127.0.0.1:50051");
-  uint32_t number = 0;
-  if (port.empty() || port.size() > 5 ||
-      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-      !absl::SimpleAtoi(port, &number) || number > 65535) {
+  if (parts.host.empty()) return bad("has no host: write host:port, e.g. 127.0.0.1:50051");
+  uint16_t port = 0;
+  if (!ParsePort(parts.port, &port)) {
     return bad("has no valid port: it must be a number from 0 to 65535 (0 picks one)");
   }
   return absl::OkStatus();
@@ -96,21 +117,20 @@ absl::Status CheckListenAddress(const std::string& address, bool allow_unix) {
 
 absl::StatusOr<boost::asio::ip::tcp::endpoint> ParseIpListen(const std::string& listen,
                                                             const std::string& field) {
-  const size_t colon = listen.rfind(':');
-  uint32_t port = 0;
-  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  const HostPort parts = SplitHostPort(listen);
+  std::string host(parts.host);
   if (host == "localhost") host = "127.0.0.1";
   boost::system::error_code ec;
   const boost::asio::ip::address address = boost::asio::ip::make_address(host, ec);
-  if (colon == std::string::npos || ec ||
-      !absl::SimpleAtoi(absl::string_view(listen).substr(colon + 1), &port) || port > 65535) {
+  uint16_t port = 0;
+  // An IPv6 address needs its brackets: "::1:8089" could be read two ways.
+  if (parts.malformed || !parts.has_port || ec || (address.is_v6() && !parts.bracketed) ||
+      !ParsePort(parts.port, &port)) {
     return ConfigurationError(
-        absl::StrCat(field, ": '", listen, "' is not IP:PORT (e.g. \"127.0.0.1:8089\")"), field);
+        absl::StrCat(field, ": '", listen, "' is not IP:PORT (e.g. \"127.0.0.1:8089\", \"[::1]:8089\")"),
+        field);
   }
-  return boost::asio::ip::tcp::endpoint(address, static_cast<uint16_t>(port));
+  return boost::asio::ip::tcp::endpoint(address, port);
 }
 
 absl::Status ListenOn(boost::asio::ip::tcp::acceptor& acceptor, const std::string& listen,

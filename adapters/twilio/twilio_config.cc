@@ -2,8 +2,6 @@
 
 #include "adapters/api/tcp_listener.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <vector>
 
@@ -64,28 +62,14 @@ absl::Status CheckServiceUrl(std::string* url, absl::string_view field, bool all
 
 bool IsConferenceNameChar(char c) { return absl::ascii_isalnum(c) || c == '-' || c == '_'; }
 
-// An IP literal (the listener binds exactly there; no name resolution at
-// start-up) or "localhost".
-bool IsListenHost(std::string host) {
-  if (host == "localhost") return true;
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-    in6_addr v6;
-    return inet_pton(AF_INET6, host.c_str(), &v6) == 1;
-  }
-  in_addr v4;
-  return inet_pton(AF_INET, host.c_str(), &v4) == 1;
-}
-
+// As the webhook server will bind it (ParseIpListen: an IP literal, no name
+// resolution at start-up, or "localhost"), and at a fixed port: public_url
+// points Twilio at it.
 absl::Status CheckListen(const std::string& listen) {
-  const size_t colon = listen.rfind(':');
-  uint32_t port = 0;
-  if (colon == std::string::npos || !IsListenHost(listen.substr(0, colon)) ||
-      !absl::SimpleAtoi(absl::string_view(listen).substr(colon + 1), &port) || port == 0 ||
-      port > 65535) {
-    return Invalid("webhook.listen",
-                   absl::StrCat("'", listen,
-                                "' is not IP:PORT (e.g. \"127.0.0.1:8089\", \"[::1]:8089\")"));
+  absl::StatusOr<boost::asio::ip::tcp::endpoint> parsed = ParseIpListen(listen, "webhook.listen");
+  if (!parsed.ok()) return absl::InvalidArgumentError(parsed.status().message());
+  if (parsed->port() == 0) {
+    return Invalid("webhook.listen", absl::StrCat("'", listen, "' needs a fixed port, not 0"));
   }
   return absl::OkStatus();
 }

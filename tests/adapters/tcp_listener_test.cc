@@ -36,7 +36,8 @@ TEST(TcpListenerTest, PortZeroBindsAndReportsTheChosenPort) {
 
 TEST(TcpListenerTest, BadAddressesAndBusyPortsNameTheField) {
   boost::asio::io_context io;
-  for (const std::string bad : {"8089", "example.com:80", "127.0.0.1:99999", "127.0.0.1:x", ""}) {
+  for (const std::string bad :
+       {"8089", "example.com:80", "127.0.0.1:99999", "127.0.0.1:x", "", "::1:8089", "[::1:8089"}) {
     boost::asio::ip::tcp::acceptor acceptor(io);
     std::string bound;
     absl::Status s = ListenOn(acceptor, bad, "webhook.listen", &bound);
