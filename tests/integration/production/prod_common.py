@@ -156,13 +156,18 @@ class Pki:
         self.tmp.cleanup()
 
 
+def own_channel(addr):
+    """A channel on a TCP connection of its own (grpcio shares one between
+    channels to the same address by default, with its reconnect backoff)."""
+    return grpc.insecure_channel(addr, options=[("grpc.use_local_subchannel_pool", 1)])
+
+
 def own_connections(addr, count):
-    """`count` channels to `addr`, each on its own TCP connection (grpcio
-    shares one between channels by default), each tried once. Returns the
+    """`count` channels to `addr` (own_channel), each tried once. Returns the
     open channels and how many of them the server refused."""
     channels, refused = [], 0
     for _ in range(count):
-        c = grpc.insecure_channel(addr, options=[("grpc.use_local_subchannel_pool", 1)])
+        c = own_channel(addr)
         channels.append(c)
         try:
             P.voip_service_pb2_grpc.VoipServiceStub(c).GetCapabilities(
@@ -186,8 +191,7 @@ def call_once_served(addr, deadline=WAIT):
     next handshake, so retrying on one channel can take seconds after the
     server is back: that measures grpcio, not voipd."""
     def attempt():
-        channel = grpc.insecure_channel(addr, options=[("grpc.use_local_subchannel_pool", 1)])
-        with channel:
+        with own_channel(addr) as channel:
             s = P.voip_service_pb2_grpc.VoipServiceStub(channel)
             call = try_rpc(lambda: start_call(s, None))
             if call:
