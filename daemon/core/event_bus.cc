@@ -274,6 +274,16 @@ void EventBus::CloseAll(absl::Status status) {
   }
 }
 
+void EventBus::WakeAll() {
+  WakeList subs;
+  {
+    absl::MutexLock lock(&mu_);
+    subs.reserve(all_.size());
+    for (auto& [ptr, weak] : all_) subs.push_back(weak);
+  }
+  Dispatch(std::move(subs));
+}
+
 uint64_t EventBus::last_sequence() const {
   absl::MutexLock lock(&mu_);
   return VisibleLocked();

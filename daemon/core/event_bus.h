@@ -121,6 +121,10 @@ class EventBus {
 
   // Ends every subscription: their next Next() returns `status`.
   void CloseAll(absl::Status status);
+  // Wakes every subscription once, as if an event had come (streams go
+  // through the dispatcher): after a reload, so that each stream re-checks
+  // its token even when no event is coming.
+  void WakeAll();
 
   // Durable history (issue 8): every published event is handed to
   // `journal` (under the bus lock, so in sequence order; it must only

@@ -14,30 +14,8 @@ namespace {
 // they would only cost CPU.
 constexpr size_t kMaxTokenLength = 4096;
 
-}  // namespace
-
-Authorizer::Authorizer(std::vector<TokenSpec> tokens) { SetTokens(std::move(tokens)); }
-
-void Authorizer::SetTokens(std::vector<TokenSpec> tokens) {
-  auto table = std::make_shared<const std::vector<TokenSpec>>(std::move(tokens));
-  absl::MutexLock lock(&mu_);
-  tokens_ = std::move(table);
-}
-
-bool Authorizer::enabled() const {
-  absl::MutexLock lock(&mu_);
-  return !tokens_->empty();
-}
-
-absl::StatusOr<Principal> Authorizer::Authenticate(
-    std::optional<absl::string_view> authorization) const {
-  std::shared_ptr<const std::vector<TokenSpec>> tokens;
-  {
-    absl::MutexLock lock(&mu_);
-    tokens = tokens_;
-  }
-  if (tokens->empty()) return Principal{"anonymous", kScopeAdmin, {}};
-
+// The token in "Bearer <token>", or why the header is not one.
+absl::StatusOr<absl::string_view> BearerToken(std::optional<absl::string_view> authorization) {
   if (!authorization.has_value()) {
     return UnauthenticatedError("missing `authorization: Bearer <token>` header");
   }
@@ -50,31 +28,85 @@ absl::StatusOr<Principal> Authorizer::Authenticate(
   if (token.empty() || token.size() > kMaxTokenLength) {
     return UnauthenticatedError("invalid bearer token");
   }
-  const std::string hash = Sha256(token);
-  // Compare against every entry so the time taken does not tell which
-  // (or whether any) entry matched early.
+  return token;
+}
+
+// The principal of the entry whose hash is `sha256`. Compares against every
+// entry so the time taken does not tell which (or whether any) entry
+// matched early.
+absl::StatusOr<Principal> Lookup(const std::vector<TokenSpec>& tokens, absl::string_view sha256) {
   const TokenSpec* match = nullptr;
-  for (const TokenSpec& spec : *tokens) {
-    if (ConstantTimeEquals(hash, spec.sha256) && match == nullptr) match = &spec;
+  for (const TokenSpec& spec : tokens) {
+    if (ConstantTimeEquals(sha256, spec.sha256) && match == nullptr) match = &spec;
   }
   if (match == nullptr) return UnauthenticatedError("invalid bearer token");
   return Principal{match->name, match->scopes, match->labels};
 }
 
-absl::StatusOr<Principal> Authorizer::Authorize(std::optional<absl::string_view> authorization,
-                                                absl::string_view method) const {
-  absl::StatusOr<Principal> authenticated = Authenticate(authorization);
-  if (!authenticated.ok()) return authenticated.status();
-  Principal& principal = *authenticated;
+absl::StatusOr<Principal> CheckScope(absl::StatusOr<Principal> principal,
+                                     absl::string_view method) {
+  if (!principal.ok()) return principal;
   const std::optional<Scope> needed = RequiredScope(method);
   const Scope scope = needed.value_or(kScopeAdmin);
-  if (!HasScope(principal.scopes, scope)) {
+  if (!HasScope(principal->scopes, scope)) {
     return PermissionDeniedError(
-        absl::StrCat("token '", principal.name, "' lacks scope ", ScopeName(scope), " for ",
+        absl::StrCat("token '", principal->name, "' lacks scope ", ScopeName(scope), " for ",
                      method),
         ScopeName(scope));
   }
   return principal;
+}
+
+Principal Anonymous() { return Principal{"anonymous", kScopeAdmin, {}}; }
+
+}  // namespace
+
+Authorizer::Authorizer(std::vector<TokenSpec> tokens) { SetTokens(std::move(tokens)); }
+
+void Authorizer::SetTokens(std::vector<TokenSpec> tokens) {
+  auto table = std::make_shared<const std::vector<TokenSpec>>(std::move(tokens));
+  {
+    absl::MutexLock lock(&mu_);
+    tokens_ = std::move(table);
+  }
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+Authorizer::TokenTable Authorizer::tokens() const {
+  absl::MutexLock lock(&mu_);
+  return tokens_;
+}
+
+bool Authorizer::enabled() const { return !tokens()->empty(); }
+
+absl::StatusOr<Principal> Authorizer::Authenticate(
+    std::optional<absl::string_view> authorization) const {
+  TokenTable tokens = this->tokens();
+  if (tokens->empty()) return Anonymous();
+  absl::StatusOr<absl::string_view> token = BearerToken(authorization);
+  if (!token.ok()) return token.status();
+  return Lookup(*tokens, Sha256(*token));
+}
+
+absl::StatusOr<Principal> Authorizer::Authorize(std::optional<absl::string_view> authorization,
+                                                absl::string_view method) const {
+  return CheckScope(Authenticate(authorization), method);
+}
+
+std::optional<std::string> Authorizer::DigestOf(std::optional<absl::string_view> authorization) {
+  absl::StatusOr<absl::string_view> token = BearerToken(authorization);
+  if (!token.ok()) return std::nullopt;
+  return Sha256(*token);
+}
+
+absl::StatusOr<Principal> Authorizer::AuthorizeDigest(const std::optional<std::string>& sha256,
+                                                      absl::string_view method) const {
+  TokenTable tokens = this->tokens();
+  if (tokens->empty()) return Anonymous();
+  if (!sha256.has_value()) {
+    return UnauthenticatedError("missing `authorization: Bearer <token>` header");
+  }
+  return CheckScope(Lookup(*tokens, *sha256), method);
 }
 
 }  // namespace voipd

@@ -3,8 +3,11 @@
 // against every stored hash in constant time.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -35,9 +38,23 @@ class Authorizer {
   absl::StatusOr<Principal> Authorize(std::optional<absl::string_view> authorization,
                                       absl::string_view method) const;
 
+  // For streams, which outlive a token table (StreamGrant): the SHA-256 of
+  // the well-formed bearer token in `authorization` (nullopt when there is
+  // none), and Authorize for a caller known by that digest.
+  static std::optional<std::string> DigestOf(std::optional<absl::string_view> authorization);
+  absl::StatusOr<Principal> AuthorizeDigest(const std::optional<std::string>& sha256,
+                                            absl::string_view method) const;
+  // Bumped by every SetTokens, so a stream re-checks its token only after
+  // the table changed.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
  private:
+  using TokenTable = std::shared_ptr<const std::vector<TokenSpec>>;
+  TokenTable tokens() const;
+
+  std::atomic<uint64_t> generation_{0};
   mutable absl::Mutex mu_;
-  std::shared_ptr<const std::vector<TokenSpec>> tokens_ ABSL_GUARDED_BY(mu_);
+  TokenTable tokens_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace voipd

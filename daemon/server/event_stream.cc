@@ -9,11 +9,14 @@
 #include "daemon/server/event_stream.h"
 
 #include <atomic>
+#include <optional>
 
+#include "absl/strings/str_cat.h"
 #include "adapters/api/voip_error.h"
 #include "daemon/core/call_state_machine.h"
-#include "daemon/server/grpc_status.h"
 #include "daemon/core/proto_time.h"
+#include "daemon/server/grpc_status.h"
+#include "daemon/server/rpc_context.h"
 
 namespace voipd {
 namespace {
@@ -22,8 +25,9 @@ using voip::v1::CallEvent;
 
 class StreamPump : public std::enable_shared_from_this<StreamPump> {
  public:
-  StreamPump(CallEventWriter* writer, bool watch, EventBus* bus, Metrics* metrics)
-      : writer_(writer), watch_(watch), bus_(bus), metrics_(metrics) {}
+  StreamPump(CallEventWriter* writer, bool watch, EventBus* bus, Metrics* metrics,
+             StreamCaller caller)
+      : writer_(writer), watch_(watch), bus_(bus), metrics_(metrics), caller_(std::move(caller)) {}
 
   // `first` (WatchCall's snapshot) is written before anything from `sub`;
   // events up to `skip_through` are then skipped as already contained in it.
@@ -60,6 +64,22 @@ class StreamPump : public std::enable_shared_from_this<StreamPump> {
     writer_->Finish(status);  // may run OnDone inline: touch nothing after
   }
 
+  // The token lost its rights on a reload: nothing more is written.
+  void EndUngranted(const absl::Status& status) {
+    AuditLine(false, caller_.grant.principal_name(), caller_.peer, caller_.grant.method(),
+              "", status.message());
+    metrics_->CounterAdd(kAuthFailures,
+                         {{"rpc", caller_.grant.method()},
+                          {"reason", absl::StatusCodeToString(status.code())}});
+    if (absl::IsUnavailable(status) && !watch_) {
+      Finish(ToGrpcStatus(absl::UnavailableError(absl::StrCat(
+          status.message(), " (after_sequence=", sub_->cursor(),
+          " resumes where this stream stopped)"))));
+      return;
+    }
+    Finish(ToGrpcStatus(status));
+  }
+
   void PumpOnce() {
     if (finished_ || in_flight_.load() || !sub_) return;
     if (cancelled_.load() || write_failed_.load()) {
@@ -68,6 +88,10 @@ class StreamPump : public std::enable_shared_from_this<StreamPump> {
     }
     if (finish_after_write_) {
       Finish(grpc::Status::OK);
+      return;
+    }
+    if (absl::Status granted = caller_.grant.Check(); !granted.ok()) {
+      EndUngranted(granted);
       return;
     }
     CallEventPtr next = std::move(first_);
@@ -97,6 +121,7 @@ class StreamPump : public std::enable_shared_from_this<StreamPump> {
   const bool watch_;
   EventBus* const bus_;
   Metrics* const metrics_;
+  StreamCaller caller_;  // touched only inside the drain loop
   SubscriptionPtr sub_;
   std::atomic<int> requests_{0};
   std::atomic<bool> in_flight_{false};
@@ -112,8 +137,8 @@ class StreamPump : public std::enable_shared_from_this<StreamPump> {
 
 class EventStreamReactor final : public CallEventWriter {
  public:
-  EventStreamReactor(bool watch, EventBus* bus, Metrics* metrics)
-      : pump_(std::make_shared<StreamPump>(this, watch, bus, metrics)) {}
+  EventStreamReactor(bool watch, EventBus* bus, Metrics* metrics, StreamCaller caller)
+      : pump_(std::make_shared<StreamPump>(this, watch, bus, metrics, std::move(caller))) {}
   std::shared_ptr<StreamPump> pump() { return pump_; }
 
   void OnWriteDone(bool ok) override { pump_->OnWriteDone(ok); }
@@ -145,11 +170,11 @@ std::function<void()> WakeFor(const std::shared_ptr<StreamPump>& pump) {
 CallEventWriter* NewFailedStream(const absl::Status& status) { return new FailedStream(status); }
 
 CallEventWriter* NewWatchCallStream(EventBus* bus, CallRegistry* registry, Metrics* metrics,
-                                    const std::string& session_id) {
+                                    const std::string& session_id, StreamCaller caller) {
   if (session_id.empty()) {
     return new FailedStream(InvalidArgumentError("session_id", "session_id: is required"));
   }
-  auto* reactor = new EventStreamReactor(/*watch=*/true, bus, metrics);
+  auto* reactor = new EventStreamReactor(/*watch=*/true, bus, metrics, std::move(caller));
   EventFilter filter;
   filter.session_id = session_id;
   // Subscribe before taking the snapshot so that no change can fall between
@@ -174,14 +199,15 @@ CallEventWriter* NewWatchCallStream(EventBus* bus, CallRegistry* registry, Metri
 }
 
 CallEventWriter* NewSubscribeStream(EventBus* bus, Metrics* metrics,
-                                    const voip::v1::SubscribeCallEventsRequest& request) {
+                                    const voip::v1::SubscribeCallEventsRequest& request,
+                                    StreamCaller caller) {
   EventFilter filter;
   filter.session_id = request.filter().session_id();
   filter.system_name = request.filter().system_name();
   filter.labels.insert(request.filter().labels().begin(), request.filter().labels().end());
   std::optional<uint64_t> after;
   if (request.has_after_sequence()) after = request.after_sequence();
-  auto* reactor = new EventStreamReactor(/*watch=*/false, bus, metrics);
+  auto* reactor = new EventStreamReactor(/*watch=*/false, bus, metrics, std::move(caller));
   absl::StatusOr<SubscriptionPtr> sub =
       bus->Subscribe(std::move(filter), after, WakeFor(reactor->pump()));
   if (!sub.ok()) {

@@ -56,6 +56,16 @@ absl::StatusOr<Principal> RpcContext::Authorize(absl::string_view session_id) {
   return principal;
 }
 
+StreamCaller RpcContext::StreamCallerFor(const Principal& principal) const {
+  return StreamCaller{
+      StreamGrant(deps_.authorizer,
+                  Authorizer::DigestOf(authorization_.has_value()
+                                           ? std::optional<absl::string_view>(*authorization_)
+                                           : std::nullopt),
+                  principal, method_),
+      peer()};
+}
+
 // Connections voipd accepted itself are "fd:N" to gRPC.
 std::string RpcContext::peer() const { return ConnectionPeer(ctx_->peer()); }
 

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "daemon/security/principal.h"
+#include "daemon/server/event_stream.h"
 #include "daemon/server/grpc_server.h"
 
 namespace voipd {
@@ -27,6 +28,10 @@ class RpcContext {
   // refusal) an audit line naming the token, peer, RPC and session.
   void Finish(grpc::ServerUnaryReactor* reactor, const absl::Status& status,
               absl::string_view session_id, absl::string_view system = {}) const;
+
+  // For a stream, after Authorize gave `principal`: what to re-check before
+  // each event it writes.
+  StreamCaller StreamCallerFor(const Principal& principal) const;
 
   const char* method() const { return method_; }
   const std::string& principal_name() const { return principal_name_; }

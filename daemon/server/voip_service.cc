@@ -235,7 +235,8 @@ grpc::ServerWriteReactor<voip::v1::CallEvent>* VoipServiceImpl::WatchCall(
       return NewFailedStream(s);
     }
   }
-  return NewWatchCallStream(deps_.bus, deps_.registry, deps_.metrics, request->session_id());
+  return NewWatchCallStream(deps_.bus, deps_.registry, deps_.metrics, request->session_id(),
+                            rpc.StreamCallerFor(*principal));
 }
 
 grpc::ServerWriteReactor<voip::v1::CallEvent>* VoipServiceImpl::SubscribeCallEvents(
@@ -245,7 +246,7 @@ grpc::ServerWriteReactor<voip::v1::CallEvent>* VoipServiceImpl::SubscribeCallEve
   if (!principal.ok()) return NewFailedStream(principal.status());
   voip::v1::SubscribeCallEventsRequest scoped = *request;
   ForceLabels(*principal, scoped.mutable_filter()->mutable_labels());
-  return NewSubscribeStream(deps_.bus, deps_.metrics, scoped);
+  return NewSubscribeStream(deps_.bus, deps_.metrics, scoped, rpc.StreamCallerFor(*principal));
 }
 
 }  // namespace voipd

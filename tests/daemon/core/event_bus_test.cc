@@ -615,6 +615,33 @@ TEST(EventBusTest, CloseAllWakesEverySubscriberIncludingWaitingOnes) {
   EXPECT_EQ(b->Next().status().code(), absl::StatusCode::kCancelled);
 }
 
+TEST(EventBusTest, WakeAllWakesEverySubscriberOnceAndChangesNothingElse) {
+  // After a reload each stream re-checks its token (StreamGrant), even an
+  // idle one: WakeAll wakes them without an event.
+  auto a_wakes = std::make_shared<WakeCounter>();
+  auto b_wakes = std::make_shared<WakeCounter>();
+  EventBus bus(100, 100);
+  auto a = MustSubscribe(bus, {}, std::nullopt, CountWakes(a_wakes));
+  auto b = MustSubscribe(bus, {}, std::nullopt, CountWakes(b_wakes));
+  ASSERT_THAT(Drain(*a), IsEmpty());  // a waiting, b never read
+  std::vector<size_t> dispatched;
+  bus.SetWakeDispatcher([&dispatched](EventBus::WakeList subs) {
+    dispatched.push_back(subs.size());
+    EventBus::Wake(subs);
+  });
+  bus.WakeAll();
+  EXPECT_THAT(dispatched, ElementsAre(2));  // streams go through the fan-out thread
+  EXPECT_EQ(a_wakes->Get(), 1);
+  EXPECT_EQ(b_wakes->Get(), 1);
+  // Nothing was published or closed: both still wait, and both see the next event.
+  ASSERT_THAT(Drain(*a), IsEmpty());
+  ASSERT_THAT(Drain(*b), IsEmpty());
+  PublishN(bus, 1);
+  EXPECT_EQ(a_wakes->Get(), 2);
+  EXPECT_THAT(Drain(*a), ElementsAre(1));
+  EXPECT_THAT(Drain(*b), ElementsAre(1));
+}
+
 TEST(EventBusTest, SubscribeAfterCloseAllFailsWithTheCloseStatus) {
   EventBus bus(10, 10);
   bus.CloseAll(absl::UnavailableError("gone"));

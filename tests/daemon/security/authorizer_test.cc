@@ -5,19 +5,10 @@
 #include "adapters/api/voip_error.h"
 #include "daemon/security/scopes.h"
 #include "daemon/security/token_hash.h"
+#include "tests/daemon/security/test_tokens.h"
 
 namespace voipd {
 namespace {
-
-TokenSpec Token(std::string name, std::string secret, ScopeSet scopes,
-                std::map<std::string, std::string> labels = {}) {
-  TokenSpec t;
-  t.name = std::move(name);
-  t.sha256 = Sha256(secret);
-  t.scopes = scopes;
-  t.labels = std::move(labels);
-  return t;
-}
 
 TEST(AuthorizerTest, WithoutTokensEveryoneIsAnonymousAdmin) {
   Authorizer auth;
@@ -29,7 +20,7 @@ TEST(AuthorizerTest, WithoutTokensEveryoneIsAnonymousAdmin) {
 }
 
 TEST(AuthorizerTest, MissingMalformedAndWrongTokensAreUnauthenticated) {
-  Authorizer auth({Token("crm", "s3cret-token", kScopeCallsRead)});
+  Authorizer auth({TestToken("crm", "s3cret-token", kScopeCallsRead)});
   EXPECT_TRUE(absl::IsUnauthenticated(auth.Authorize(std::nullopt, "ListCalls").status()));
   EXPECT_TRUE(absl::IsUnauthenticated(auth.Authorize("s3cret-token", "ListCalls").status()));
   EXPECT_TRUE(absl::IsUnauthenticated(auth.Authorize("Basic s3cret-token", "ListCalls").status()));
@@ -41,8 +32,9 @@ TEST(AuthorizerTest, MissingMalformedAndWrongTokensAreUnauthenticated) {
 }
 
 TEST(AuthorizerTest, ScopesGateMethods) {
-  Authorizer auth({Token("reader", "r", kScopeCallsRead), Token("writer", "w", kScopeCallsWrite),
-                   Token("root", "a", kScopeAdmin)});
+  Authorizer auth({TestToken("reader", "r", kScopeCallsRead),
+                   TestToken("writer", "w", kScopeCallsWrite),
+                   TestToken("root", "a", kScopeAdmin)});
   EXPECT_TRUE(auth.Authorize("Bearer r", "ListCalls").ok());
   EXPECT_TRUE(auth.Authorize("bearer r", "WatchCall").ok());  // scheme is case-insensitive
   absl::Status denied = auth.Authorize("Bearer r", "StartCall").status();
@@ -58,7 +50,7 @@ TEST(AuthorizerTest, ScopesGateMethods) {
 }
 
 TEST(AuthorizerTest, PrincipalCarriesNameAndLabelsButNoSecret) {
-  Authorizer auth({Token("acme", "acme-token", kScopeCallsRead, {{"tenant", "acme"}})});
+  Authorizer auth({TestToken("acme", "acme-token", kScopeCallsRead, {{"tenant", "acme"}})});
   absl::StatusOr<Principal> p = auth.Authorize("Bearer acme-token", "ListCalls");
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->name, "acme");
@@ -66,8 +58,8 @@ TEST(AuthorizerTest, PrincipalCarriesNameAndLabelsButNoSecret) {
 }
 
 TEST(AuthorizerTest, SetTokensReplacesTheTable) {
-  Authorizer auth({Token("old", "old", kScopeAdmin)});
-  auth.SetTokens({Token("new", "new", kScopeAdmin)});
+  Authorizer auth({TestToken("old", "old", kScopeAdmin)});
+  auth.SetTokens({TestToken("new", "new", kScopeAdmin)});
   EXPECT_TRUE(absl::IsUnauthenticated(auth.Authorize("Bearer old", "ListCalls").status()));
   EXPECT_TRUE(auth.Authorize("Bearer new", "ListCalls").ok());
 }

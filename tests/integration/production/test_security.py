@@ -14,9 +14,9 @@ import unittest
 
 import grpc
 
-from prod_common import (ANSWERS, RPC_TIMEOUT, Pki, auth, base_config, cpb, epb, new_token,
-                         pb, start_call, stub, token_yaml, voip_error, voipd_harness, wait_for,
-                         wait_terminal)
+from prod_common import (ANSWERS, RPC_TIMEOUT, TERMINAL, WAIT, Pki, auth, base_config, cpb, epb,
+                         new_token, pb, start_call, stub, token_yaml, voip_error, voipd_harness,
+                         wait_for, wait_terminal)
 
 
 class TokenTest(unittest.TestCase):
@@ -422,6 +422,74 @@ class TokenReloadTest(unittest.TestCase):
                         return e.code() == grpc.StatusCode.UNAUTHENTICATED
                 wait_for(rotated, "the old token to stop working")
                 caps(new)
+
+
+    def test_sighup_ends_the_streams_a_reload_takes_rights_from(self):
+        # A stream is authorized when it opens. Revoking a leaked token must
+        # also cut its open streams, at once, even when no event is coming;
+        # a tenant whose labels change must open its stream again to get the
+        # new filter; a token the reload keeps as it was goes on streaming.
+        keep, gone, acme = new_token(), new_token(), new_token()
+        cfg = lambda acme_tenant, with_gone: base_config() + "auth:\n  tokens:\n" + "".join([
+            token_yaml("keep", keep, ["admin"]),
+            token_yaml("gone", gone, ["calls:read"]) if with_gone else "",
+            token_yaml("acme", acme, ["calls:read", "calls:write"], {"tenant": acme_tenant}),
+        ])
+        with voipd_harness.Voipd(config_text=cfg("acme", True)) as d:
+            channel, s = stub(d.addr)
+            with channel:
+                subscribe = lambda t: s.SubscribeCallEvents(pb.SubscribeCallEventsRequest(),
+                                                            metadata=auth(t), timeout=WAIT)
+                gone_events, acme_events, keep_events = subscribe(gone), subscribe(acme), subscribe(keep)
+                # gone watches a call of keep's that stays connected.
+                watched = start_call(s, keep).session_id
+                wait_for(lambda: s.GetCallStatus(pb.GetCallStatusRequest(session_id=watched),
+                                                 metadata=auth(keep), timeout=RPC_TIMEOUT)
+                         .status == cpb.CALL_STATUS_CONNECTED, "the watched call to connect")
+                watch = s.WatchCall(pb.WatchCallRequest(session_id=watched), metadata=auth(gone),
+                                    timeout=WAIT)
+                self.assertEqual(next(watch).type, cpb.CALL_EVENT_TYPE_SNAPSHOT)
+                # Every stream has caught up with a whole later call, so none
+                # has anything left to deliver when the reload comes.
+                call = start_call(s, acme)
+                s.EndCall(pb.EndCallRequest(session_id=call.session_id), metadata=auth(acme),
+                          timeout=RPC_TIMEOUT)
+                for events in (gone_events, acme_events, keep_events):
+                    for ev in events:
+                        if ev.session.session_id == call.session_id and \
+                                ev.session.status in TERMINAL:
+                            break
+
+                d.rewrite_config(cfg("acme-eu", False))
+                d.signal(signal.SIGHUP)
+                for stream in (gone_events, watch):
+                    with self.assertRaises(grpc.RpcError) as ended:
+                        for ev in stream:
+                            self.fail("gone's stream got an event after the reload: %s" % ev)
+                    self.assertEqual(ended.exception.code(), grpc.StatusCode.UNAUTHENTICATED,
+                                     ended.exception.details())
+                    self.assertIn("token 'gone' is no longer accepted", ended.exception.details())
+                    self.assertEqual(voip_error(ended.exception).error_code,
+                                     epb.AUTHENTICATION_FAILED)
+                with self.assertRaises(grpc.RpcError) as changed:
+                    for ev in acme_events:
+                        self.fail("acme's stream got an event after the reload: %s" % ev)
+                self.assertEqual(changed.exception.code(), grpc.StatusCode.UNAVAILABLE)
+                self.assertIn("other tenant labels", changed.exception.details())
+                self.assertRegex(changed.exception.details(), r"after_sequence=\d+")
+
+                # keep's stream is still open and sees the next call.
+                after = start_call(s, keep)
+                for ev in keep_events:
+                    if ev.session.session_id == after.session_id:
+                        break
+                keep_events.cancel()
+                denied = [l for l in d.log().splitlines() if "audit: denied" in l
+                          and "token=gone" in l]
+                for rpc in ("rpc=SubscribeCallEvents", "rpc=WatchCall"):
+                    self.assertTrue([l for l in denied if rpc in l], denied)
+                for secret in (keep, gone, acme):
+                    self.assertNotIn(secret, d.log())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,53 @@
+#include "daemon/security/stream_grant.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "adapters/api/voip_error.h"
+
+namespace voipd {
+
+StreamGrant::StreamGrant(const Authorizer* authorizer, std::optional<std::string> token_sha256,
+                         Principal principal, std::string method)
+    : authorizer_(authorizer),
+      token_sha256_(std::move(token_sha256)),
+      principal_(std::move(principal)),
+      method_(std::move(method)),
+      checked_generation_(authorizer->generation()) {}
+
+absl::Status StreamGrant::Check() {
+  if (!status_.ok()) return status_;
+  const uint64_t generation = authorizer_->generation();
+  if (generation == checked_generation_) return status_;
+  checked_generation_ = generation;
+  status_ = Recheck();
+  return status_;
+}
+
+absl::Status StreamGrant::Recheck() const {
+  absl::StatusOr<Principal> now = authorizer_->AuthorizeDigest(token_sha256_, method_);
+  if (absl::IsPermissionDenied(now.status())) {
+    const auto detail = GetVoipError(now.status());
+    return PermissionDeniedError(
+        absl::StrCat("tokens were reloaded: ", now.status().message()),
+        detail ? detail->details().at("required_scope") : "");
+  }
+  if (!now.ok()) {
+    return UnauthenticatedError(
+        principal_.name == "anonymous"
+            ? std::string("tokens were reloaded: this stream was opened without a token, and "
+                          "one is now required")
+            : absl::StrCat("tokens were reloaded: token '", principal_.name,
+                           "' is no longer accepted"));
+  }
+  // The stream's filter carries the labels the token had at its start; a
+  // rename alone changes nothing the stream shows.
+  if (now->labels != principal_.labels) {
+    return absl::UnavailableError(absl::StrCat(
+        "tokens were reloaded: token '", now->name,
+        "' now has other tenant labels; open the stream again to see calls under them"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace voipd
