@@ -303,9 +303,11 @@ absl::Status Daemon::Reload() {
   }
   controller_->SetSystems(*systems, ControllerLimits{settings->end_call_timeout});
   ApplyLimits(*settings);
-  // Open streams re-check their token against the new table now, not at
-  // their next event: a revoked token's stream ends even if it is idle.
+  // Open streams and adapters' sessions (webrtc pages) re-check their token
+  // against the new table now, not at their next event: a revoked token's
+  // stream ends even if it is idle.
   bus_->WakeAll();
+  host_->TokensChanged();
   // Adapters that left the table stop once their last call has ended (the
   // calls hold them); the ones still running are shared with the new table.
   settings->listen = settings_.listen;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
@@ -44,6 +45,9 @@ struct ApiCaller {
   bool can_write = false;  // calls:write
   // Tenant restriction of the token: calls it starts carry these labels.
   std::map<std::string, std::string> labels;
+  // The SHA-256 of the token presented (what the config holds; never the
+  // token itself), for Reauthenticate; nullopt when none was presented.
+  std::optional<std::string> token_sha256;
 };
 
 // Stops a WatchSystem feed when destroyed.
@@ -89,6 +93,16 @@ class CallHost {
   // False when no tokens are configured (everyone is "anonymous"): an
   // adapter must then keep its own listener on loopback.
   virtual bool AuthenticationRequired() const = 0;
+
+  // Tokens change on reload (rotated, revoked, scopes or labels changed), and
+  // a session the adapter authenticated earlier (a registered page) must not
+  // outlive its token's rights. Reauthenticate: `caller` (from
+  // Authenticate) as the current table has it, or UNAUTHENTICATED when its
+  // token was removed or rotated or a token is now required.
+  virtual absl::StatusOr<ApiCaller> Reauthenticate(const ApiCaller& caller) const = 0;
+  // Runs `on_change` after each reload of the token table, on the reloading
+  // thread (it must not block), until the returned watch is destroyed.
+  virtual std::unique_ptr<CallWatch> WatchTokens(std::function<void()> on_change) = 0;
 };
 
 }  // namespace voipd::adapters

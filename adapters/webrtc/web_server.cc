@@ -132,7 +132,15 @@ class WsSession final : public PageConnection,
     });
   }
 
-  void Close() override { CloseNow(); }
+  void Close() override {
+    asio::post(ws_.get_executor(), [self = this->shared_from_this()] {
+      if (self->out_.empty()) {
+        HardClose(self->ws_);
+      } else {
+        self->close_when_written_ = true;  // Write closes after the last frame
+      }
+    });
+  }
   void CloseNow() override {
     asio::post(ws_.get_executor(), [self = this->shared_from_this()] { HardClose(self->ws_); });
   }
@@ -162,7 +170,11 @@ class WsSession final : public PageConnection,
                         return;
                       }
                       self->out_.pop_front();
-                      if (!self->out_.empty()) self->Write();
+                      if (!self->out_.empty()) {
+                        self->Write();
+                      } else if (self->close_when_written_) {
+                        HardClose(self->ws_);
+                      }
                     });
   }
 
@@ -181,6 +193,7 @@ class WsSession final : public PageConnection,
   std::deque<std::string> out_;  // on the strand
   bool opened_ = false;
   bool finished_ = false;
+  bool close_when_written_ = false;  // on the strand
 };
 
 // One HTTP connection: static files, or the upgrade to /ws.

@@ -27,6 +27,8 @@ class PageConnection {
   virtual uint64_t id() const = 0;
   // Queues a text frame; frames go out in order. Dropped once closed.
   virtual void Send(std::string text) = 0;
+  // Closes once the frames queued before it are written, so that a last
+  // error frame reaches the page.
   virtual void Close() = 0;
 };
 using PageConnectionPtr = std::shared_ptr<PageConnection>;

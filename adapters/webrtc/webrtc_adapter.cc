@@ -90,11 +90,15 @@ absl::StatusOr<std::shared_ptr<WebRtcAdapter>> WebRtcAdapter::Create(
       return watch.status();
     }
     adapter->watch_ = std::move(*watch);
+    adapter->token_watch_ = context.host->WatchTokens([weak] {
+      if (auto self = weak.lock()) self->RecheckPages();
+    });
   }
   return adapter;
 }
 
 WebRtcAdapter::~WebRtcAdapter() {
+  token_watch_.reset();
   watch_.reset();
   if (server_) server_->Stop();
 }

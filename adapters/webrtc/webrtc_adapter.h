@@ -84,6 +84,15 @@ class WebRtcAdapter final : public Adapter, public std::enable_shared_from_this<
   void OnCoreEvent(const voip::v1::CallEvent& event);
 
   void HandleRegister(PageId id, const SignalingMessage& msg);
+  // Whether `caller` may hold a page registered as `identity`: calls:read,
+  // and the identity's token if identity_tokens binds it. `why` prefixes the
+  // refusal's message.
+  absl::StatusOr<ApiCaller> AdmitCaller(absl::StatusOr<ApiCaller> caller,
+                                        const std::string& identity, absl::string_view why) const;
+  // After a reload of the token table: each registered page takes its
+  // token's new scopes and labels, or is told why not and closed (which
+  // ends its calls, as a closed page does).
+  void RecheckPages();
   void HandleDial(PageId id, const SignalingMessage& msg);
   void HandleCallMessage(PageId id, const SignalingMessage& msg);
   absl::Status HandleCallMessageLocked(PageId id, const Page& page, const SignalingMessage& msg,
@@ -117,6 +126,7 @@ class WebRtcAdapter final : public Adapter, public std::enable_shared_from_this<
   const AdapterContext context_;
   std::shared_ptr<WebServer> server_;
   std::unique_ptr<CallWatch> watch_;
+  std::unique_ptr<CallWatch> token_watch_;
 
   mutable absl::Mutex mu_;
   // Taken before mu_ is released, so that events leave in decision order.

@@ -1,6 +1,7 @@
 // The page side of the webrtc adapter: registration, the dial pad, the
 // per-call messages each page sends, and the status feed to the pages.
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "adapters/api/voip_error.h"
@@ -97,19 +98,10 @@ void WebRtcAdapter::OnPageMessage(PageId id, std::string text) {
 }
 
 void WebRtcAdapter::HandleRegister(PageId id, const SignalingMessage& msg) {
-  absl::StatusOr<ApiCaller> caller =
+  absl::StatusOr<ApiCaller> caller = AdmitCaller(
       context_.host != nullptr ? context_.host->Authenticate(msg.token)
-                               : absl::StatusOr<ApiCaller>(UnauthenticatedError("no token table"));
-  if (caller.ok() && !caller->can_read) {
-    caller = PermissionDeniedError("registering needs calls:read", "calls:read");
-  }
-  if (caller.ok() && !config_.identity_tokens().empty()) {
-    auto bound = config_.identity_tokens().find(msg.identity);
-    if (bound == config_.identity_tokens().end() || bound->second != caller->name) {
-      caller = MakeVoipError(voip::v1::PERMISSION_DENIED_SCOPE,
-                             "identity: this token may not register that identity", "identity");
-    }
-  }
+                               : absl::StatusOr<ApiCaller>(UnauthenticatedError("no token table")),
+      msg.identity, "");
   if (!caller.ok()) {
     LogWebRtcInfo(context_,
                   absl::StrCat("page ", id, " refused as '", msg.identity, "': ",
@@ -135,6 +127,61 @@ void WebRtcAdapter::HandleRegister(PageId id, const SignalingMessage& msg) {
   SendLocked(id, {{"type", "registered"},
                   {"identity", msg.identity},
                   {"can_write", caller->can_write}});
+}
+
+absl::StatusOr<ApiCaller> WebRtcAdapter::AdmitCaller(absl::StatusOr<ApiCaller> caller,
+                                                     const std::string& identity,
+                                                     absl::string_view why) const {
+  if (caller.ok() && !caller->can_read) {
+    caller = PermissionDeniedError(absl::StrCat(why, "registering needs calls:read"),
+                                   "calls:read");
+  }
+  if (caller.ok() && !config_.identity_tokens().empty()) {
+    auto bound = config_.identity_tokens().find(identity);
+    if (bound == config_.identity_tokens().end() || bound->second != caller->name) {
+      caller = MakeVoipError(
+          voip::v1::PERMISSION_DENIED_SCOPE,
+          absl::StrCat(why, "identity: this token may not register that identity"), "identity");
+    }
+  }
+  return caller;
+}
+
+void WebRtcAdapter::RecheckPages() {
+  if (context_.host == nullptr) return;
+  struct Refused {
+    PageId id;
+    PageConnectionPtr conn;
+    std::string identity;
+    absl::Status status;
+  };
+  std::vector<Refused> refused;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, page] : pages_) {
+      if (!page.registered) continue;
+      absl::StatusOr<ApiCaller> now = AdmitCaller(context_.host->Reauthenticate(page.caller),
+                                                  page.identity, "tokens were reloaded: ");
+      if (!now.ok()) {
+        refused.push_back({id, page.conn, page.identity, now.status()});
+        continue;
+      }
+      const bool write_changed = now->can_write != page.caller.can_write;
+      page.caller = *std::move(now);  // new scopes and labels apply from here on
+      if (write_changed) {
+        SendLocked(id, {{"type", "registered"},
+                        {"identity", page.identity},
+                        {"can_write", page.caller.can_write}});
+      }
+    }
+  }
+  for (const Refused& page : refused) {
+    LogWebRtcInfo(context_, absl::StrCat("page ", page.id, " ('", page.identity,
+                                         "') closed after the token reload: ",
+                                         voip::v1::ErrorCode_Name(GetErrorCode(page.status))));
+    ReplyError(page.id, page.status, "register", nullptr);
+    page.conn->Close();  // after the error frame; OnPageClosed ends its calls
+  }
 }
 
 void WebRtcAdapter::HandleDial(PageId id, const SignalingMessage& msg) {

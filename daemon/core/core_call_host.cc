@@ -1,6 +1,7 @@
 #include "daemon/core/core_call_host.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -47,7 +48,32 @@ class BusWatch final : public adapters::CallWatch {
   std::shared_ptr<State> state_;
 };
 
+absl::StatusOr<adapters::ApiCaller> ToCaller(absl::StatusOr<Principal> principal) {
+  if (!principal.ok()) return principal.status();
+  adapters::ApiCaller caller;
+  caller.name = principal->name;
+  caller.can_read = HasScope(principal->scopes, kScopeCallsRead);
+  caller.can_write = HasScope(principal->scopes, kScopeCallsWrite);
+  caller.labels = principal->labels;
+  return caller;
+}
+
 }  // namespace
+
+// Removes its callback when destroyed (the adapter stopped).
+class CoreCallHost::TokenWatch final : public adapters::CallWatch {
+ public:
+  TokenWatch(std::shared_ptr<TokenWatchers> watchers, uint64_t id)
+      : watchers_(std::move(watchers)), id_(id) {}
+  ~TokenWatch() override {
+    absl::MutexLock lock(&watchers_->mu);
+    watchers_->callbacks.erase(id_);
+  }
+
+ private:
+  std::shared_ptr<TokenWatchers> watchers_;
+  const uint64_t id_;
+};
 
 absl::StatusOr<std::unique_ptr<adapters::CallWatch>> CoreCallHost::WatchSystem(
     absl::string_view system_name, std::function<void(const voip::v1::CallEvent&)> on_event) {
@@ -93,15 +119,46 @@ void CoreCallHost::PlaceCall(absl::string_view system_name, adapters::PlaceCallR
 
 absl::StatusOr<adapters::ApiCaller> CoreCallHost::Authenticate(
     absl::string_view bearer_token) const {
-  absl::StatusOr<Principal> principal =
-      authorizer_->Authenticate(absl::StrCat("Bearer ", bearer_token));
-  if (!principal.ok()) return principal.status();
-  adapters::ApiCaller caller;
-  caller.name = principal->name;
-  caller.can_read = HasScope(principal->scopes, kScopeCallsRead);
-  caller.can_write = HasScope(principal->scopes, kScopeCallsWrite);
-  caller.labels = principal->labels;
+  const std::string header = absl::StrCat("Bearer ", bearer_token);
+  absl::StatusOr<adapters::ApiCaller> caller = ToCaller(authorizer_->Authenticate(header));
+  if (caller.ok()) caller->token_sha256 = Authorizer::DigestOf(header);
   return caller;
+}
+
+absl::StatusOr<adapters::ApiCaller> CoreCallHost::Reauthenticate(
+    const adapters::ApiCaller& caller) const {
+  absl::StatusOr<adapters::ApiCaller> now =
+      ToCaller(authorizer_->AuthenticateDigest(caller.token_sha256));
+  if (!now.ok()) {
+    return UnauthenticatedError(
+        caller.name == "anonymous"
+            ? std::string("tokens were reloaded: a token is now required")
+            : absl::StrCat("tokens were reloaded: token '", caller.name,
+                           "' is no longer accepted"));
+  }
+  now->token_sha256 = caller.token_sha256;
+  return now;
+}
+
+std::unique_ptr<adapters::CallWatch> CoreCallHost::WatchTokens(std::function<void()> on_change) {
+  auto callback = std::make_shared<std::function<void()>>(std::move(on_change));
+  uint64_t id;
+  {
+    absl::MutexLock lock(&token_watchers_->mu);
+    id = token_watchers_->next_id++;
+    token_watchers_->callbacks.emplace(id, std::move(callback));
+  }
+  return std::make_unique<TokenWatch>(token_watchers_, id);
+}
+
+void CoreCallHost::TokensChanged() {
+  std::vector<std::shared_ptr<std::function<void()>>> callbacks;
+  {
+    absl::MutexLock lock(&token_watchers_->mu);
+    for (const auto& [id, callback] : token_watchers_->callbacks) callbacks.push_back(callback);
+  }
+  // Outside the lock: a callback may destroy its own watch.
+  for (const auto& callback : callbacks) (*callback)();
 }
 
 }  // namespace voipd

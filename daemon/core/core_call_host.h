@@ -6,7 +6,12 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
 
+#include "absl/synchronization/mutex.h"
 #include "adapters/api/call_host.h"
 #include "daemon/core/call_controller.h"
 #include "daemon/core/event_bus.h"
@@ -30,11 +35,27 @@ class CoreCallHost final : public adapters::CallHost {
       std::function<void(const voip::v1::CallEvent& event)> on_event) override;
   absl::StatusOr<adapters::ApiCaller> Authenticate(absl::string_view bearer_token) const override;
   bool AuthenticationRequired() const override { return authorizer_->enabled(); }
+  absl::StatusOr<adapters::ApiCaller> Reauthenticate(
+      const adapters::ApiCaller& caller) const override;
+  std::unique_ptr<adapters::CallWatch> WatchTokens(std::function<void()> on_change) override;
+
+  // The daemon replaced the token table (reload): runs every WatchTokens
+  // callback on this thread.
+  void TokensChanged();
 
  private:
+  class TokenWatch;
+  struct TokenWatchers {
+    absl::Mutex mu;
+    uint64_t next_id ABSL_GUARDED_BY(mu) = 1;
+    std::map<uint64_t, std::shared_ptr<std::function<void()>>> callbacks ABSL_GUARDED_BY(mu);
+  };
+
   const Authorizer* const authorizer_;
   EventBus* const bus_;
   std::atomic<CallController*> controller_{nullptr};
+  // Shared with the watches, which may outlive the host at shutdown.
+  const std::shared_ptr<TokenWatchers> token_watchers_ = std::make_shared<TokenWatchers>();
 };
 
 }  // namespace voipd

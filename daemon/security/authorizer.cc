@@ -99,14 +99,19 @@ std::optional<std::string> Authorizer::DigestOf(std::optional<absl::string_view>
   return Sha256(*token);
 }
 
-absl::StatusOr<Principal> Authorizer::AuthorizeDigest(const std::optional<std::string>& sha256,
-                                                      absl::string_view method) const {
+absl::StatusOr<Principal> Authorizer::AuthenticateDigest(
+    const std::optional<std::string>& sha256) const {
   TokenTable tokens = this->tokens();
   if (tokens->empty()) return Anonymous();
   if (!sha256.has_value()) {
     return UnauthenticatedError("missing `authorization: Bearer <token>` header");
   }
-  return CheckScope(Lookup(*tokens, *sha256), method);
+  return Lookup(*tokens, *sha256);
+}
+
+absl::StatusOr<Principal> Authorizer::AuthorizeDigest(const std::optional<std::string>& sha256,
+                                                      absl::string_view method) const {
+  return CheckScope(AuthenticateDigest(sha256), method);
 }
 
 }  // namespace voipd

@@ -42,6 +42,7 @@ class Authorizer {
   // the well-formed bearer token in `authorization` (nullopt when there is
   // none), and Authorize for a caller known by that digest.
   static std::optional<std::string> DigestOf(std::optional<absl::string_view> authorization);
+  absl::StatusOr<Principal> AuthenticateDigest(const std::optional<std::string>& sha256) const;
   absl::StatusOr<Principal> AuthorizeDigest(const std::optional<std::string>& sha256,
                                             absl::string_view method) const;
   // Bumped by every SetTokens, so a stream re-checks its token only after

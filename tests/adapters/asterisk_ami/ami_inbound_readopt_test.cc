@@ -49,6 +49,10 @@ class FakeCallHost final : public CallHost {
     return absl::UnimplementedError("");
   }
   bool AuthenticationRequired() const override { return false; }
+  absl::StatusOr<ApiCaller> Reauthenticate(const ApiCaller& caller) const override {
+    return caller;  // no token table here
+  }
+  std::unique_ptr<CallWatch> WatchTokens(std::function<void()>) override { return nullptr; }
 
   bool refuse = false;
   std::vector<InboundCall> accepted;

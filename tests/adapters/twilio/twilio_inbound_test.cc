@@ -76,6 +76,10 @@ class FakeHost final : public CallHost {
     return absl::UnimplementedError("not in this test");
   }
   bool AuthenticationRequired() const override { return false; }
+  absl::StatusOr<ApiCaller> Reauthenticate(const ApiCaller& caller) const override {
+    return caller;  // no token table here
+  }
+  std::unique_ptr<CallWatch> WatchTokens(std::function<void()>) override { return nullptr; }
 
   size_t Count() {
     std::lock_guard<std::mutex> lock(mu);

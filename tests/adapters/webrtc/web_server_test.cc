@@ -235,6 +235,10 @@ class OpenHost final : public CallHost {
     return caller;
   }
   bool AuthenticationRequired() const override { return false; }
+  absl::StatusOr<ApiCaller> Reauthenticate(const ApiCaller& caller) const override {
+    return caller;  // no token table here
+  }
+  std::unique_ptr<CallWatch> WatchTokens(std::function<void()>) override { return nullptr; }
 };
 
 TEST_F(WebServerTest, PublicListenerNeedsTokens) {

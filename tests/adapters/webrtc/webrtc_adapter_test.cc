@@ -12,6 +12,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -66,24 +67,59 @@ class FakeHost final : public CallHost {
     return std::unique_ptr<CallWatch>(new CallWatch());
   }
   absl::StatusOr<ApiCaller> Authenticate(absl::string_view token) const override {
+    std::lock_guard<std::mutex> lock(tokens_mu_);
     ApiCaller caller;
-    caller.name = token == "rw-token" ? "agents" : "viewers";
-    if (token == "rw-token") {
-      caller.can_read = caller.can_write = true;
+    if (revoked_.count(std::string(token)) != 0) {
+      return UnauthenticatedError("invalid bearer token");
+    } else if (token == "rw-token") {
+      caller.name = "agents";
+      caller.can_read = true;
+      caller.can_write = !writers_read_only_;
       caller.labels = {{"tenant", "acme"}};
+    } else if (token == "rw2-token") {
+      caller.name = "agents-2";
+      caller.can_read = caller.can_write = true;
     } else if (token == "ro-token") {
+      caller.name = "viewers";
       caller.can_read = true;
     } else {
       return UnauthenticatedError("invalid bearer token");
     }
+    caller.token_sha256 = std::string(token);  // the fake's stand-in for a digest
     return caller;
   }
   bool AuthenticationRequired() const override { return true; }
+  absl::StatusOr<ApiCaller> Reauthenticate(const ApiCaller& caller) const override {
+    absl::StatusOr<ApiCaller> now = Authenticate(caller.token_sha256.value_or(""));
+    if (!now.ok()) {
+      return UnauthenticatedError("tokens were reloaded: token '" + caller.name +
+                                  "' is no longer accepted");
+    }
+    return now;
+  }
+  std::unique_ptr<CallWatch> WatchTokens(std::function<void()> on_change) override {
+    on_tokens_ = std::move(on_change);
+    return std::make_unique<CallWatch>();
+  }
+  // Plays a reload of the token table: `revoke` no longer authenticates, and
+  // rw-token keeps or loses calls:write.
+  void Reload(std::set<std::string> revoke, bool writers_read_only = false) {
+    {
+      std::lock_guard<std::mutex> lock(tokens_mu_);
+      revoked_ = std::move(revoke);
+      writers_read_only_ = writers_read_only;
+    }
+    on_tokens_();
+  }
   Adapter* adapter = nullptr;
   std::map<std::string, std::string> last_labels;
 
  private:
   int placed_ = 0;
+  mutable std::mutex tokens_mu_;
+  std::set<std::string> revoked_;
+  bool writers_read_only_ = false;
+  std::function<void()> on_tokens_;
 };
 
 class FakeSink final : public CallEventSink {
@@ -164,6 +200,11 @@ class Page {
   json WaitType(const std::string& type) {
     return Wait([&](const json& m) { return m.value("type", "") == type; });
   }
+  // Whether voipd closed the socket within kWait.
+  bool WaitClosed() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, kWait, [&] { return closed_; });
+  }
   void Register(const std::string& identity, const std::string& token = "rw-token") {
     Send({{"type", "register"}, {"token", token}, {"identity", identity}});
     ASSERT_EQ(WaitType("registered").value("identity", ""), identity);
@@ -172,7 +213,12 @@ class Page {
  private:
   void Read() {
     ws_.async_read(buf_, [this](beast::error_code ec, size_t) {
-      if (ec) return;
+      if (ec) {
+        std::lock_guard<std::mutex> lock(mu_);
+        closed_ = true;
+        cv_.notify_all();
+        return;
+      }
       {
         std::lock_guard<std::mutex> lock(mu_);
         got_.push_back(json::parse(beast::buffers_to_string(buf_.data())));
@@ -198,6 +244,7 @@ class Page {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<json> got_;
+  bool closed_ = false;
 };
 
 class WebRtcAdapterTest : public ::testing::Test {
@@ -414,6 +461,49 @@ TEST_F(WebRtcAdapterTest, ClosedPageEndsItsCall) {
   EXPECT_EQ(event->outcome, EndOutcome::kDisconnected);
   EXPECT_EQ(event->source, voip::v1::HANGUP_SOURCE_REMOTE);
   EXPECT_EQ(alice.WaitType("ended").value("reason", ""), "page_closed");
+}
+
+TEST_F(WebRtcAdapterTest, AReloadThatRevokesAPagesTokenClosesThePageAndEndsItsCall) {
+  // A page is a session opened with a token, like a gRPC stream: revoking
+  // the token (a leaked one) must cut it, not wait for the page to leave.
+  Page alice(adapter_->local_address());
+  Page bob(adapter_->local_address());
+  alice.Register("alice");
+  bob.Register("bob", "rw2-token");
+  Connect(alice, bob, "s4");
+
+  host_.Reload({"rw2-token"});
+  json error = bob.WaitType("error");
+  EXPECT_EQ(error.value("code", ""), "AUTHENTICATION_FAILED");
+  EXPECT_EQ(error.value("in_reply_to", ""), "register");
+  EXPECT_EQ(error.value("message", ""),
+            "tokens were reloaded: token 'agents-2' is no longer accepted");
+  EXPECT_TRUE(bob.WaitClosed());
+  auto event = sink_.Wait("s4", ProviderEventKind::kEnded);
+  ASSERT_TRUE(event);
+  EXPECT_EQ(event->outcome, EndOutcome::kDisconnected);
+  EXPECT_EQ(alice.WaitType("ended").value("reason", ""), "page_closed");
+
+  // alice's token was kept: her page stays open and registered, and may
+  // dial (bob is gone, so the call itself then ends unanswered).
+  alice.Send({{"type", "call"}, {"to", "bob"}, {"request_id", "after"}});
+  EXPECT_EQ(alice.Wait([](const json& m) {
+                  return m.value("request_id", "") == "after";
+                }).value("type", ""),
+            "call_result");
+}
+
+TEST_F(WebRtcAdapterTest, AReloadThatTakesCallsWriteMakesThePageReadOnly) {
+  Page alice(adapter_->local_address());
+  alice.Register("alice");
+  host_.Reload({}, /*writers_read_only=*/true);
+  // The page is told (its "registered" line now says read only) and its
+  // dial pad is refused from here on; the page stays registered.
+  EXPECT_FALSE(alice.Wait([](const json& m) {
+                      return m.value("type", "") == "registered" && !m.value("can_write", true);
+                    }).is_null());
+  alice.Send({{"type", "call"}, {"to", "bob"}, {"request_id", "r1"}});
+  EXPECT_EQ(alice.WaitType("error").value("code", ""), "PERMISSION_DENIED_SCOPE");
 }
 
 }  // namespace

@@ -150,5 +150,58 @@ TEST_F(CoreCallHostTest, AuthenticateUsesTheApiTokenTable) {
   EXPECT_FALSE(host_.Authenticate("").ok());
 }
 
+TEST_F(CoreCallHostTest, ReauthenticateFollowsTheTableAndNeverCarriesTheToken) {
+  TokenSpec crm{"crm", Sha256("crm-token"), kScopeCallsRead | kScopeCallsWrite, {}};
+  authorizer_.SetTokens({crm});
+  absl::StatusOr<adapters::ApiCaller> caller = host_.Authenticate("crm-token");
+  ASSERT_TRUE(caller.ok());
+  EXPECT_EQ(caller->token_sha256, Sha256("crm-token"));
+
+  // Same token, fewer scopes and a tenant: the new rights.
+  crm.scopes = kScopeCallsRead;
+  crm.labels = {{"tenant", "acme"}};
+  authorizer_.SetTokens({crm});
+  absl::StatusOr<adapters::ApiCaller> now = host_.Reauthenticate(*caller);
+  ASSERT_TRUE(now.ok()) << now.status();
+  EXPECT_TRUE(now->can_read);
+  EXPECT_FALSE(now->can_write);
+  EXPECT_EQ(now->labels.at("tenant"), "acme");
+  EXPECT_EQ(now->token_sha256, caller->token_sha256);
+
+  // Rotated: the old token's caller is refused, by name.
+  crm.sha256 = Sha256("crm-token-2");
+  authorizer_.SetTokens({crm});
+  absl::Status rotated = host_.Reauthenticate(*caller).status();
+  EXPECT_EQ(rotated.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(rotated.message(), "tokens were reloaded: token 'crm' is no longer accepted");
+
+  // An anonymous caller (no tokens then) once tokens are required.
+  authorizer_.SetTokens({});
+  absl::StatusOr<adapters::ApiCaller> anonymous = host_.Authenticate("");
+  ASSERT_TRUE(anonymous.ok());
+  authorizer_.SetTokens({crm});
+  EXPECT_EQ(host_.Reauthenticate(*anonymous).status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(CoreCallHostTest, TokensChangedRunsEachLiveWatchOnce) {
+  int a = 0;
+  int b = 0;
+  std::unique_ptr<adapters::CallWatch> watch_a = host_.WatchTokens([&a] { ++a; });
+  std::unique_ptr<adapters::CallWatch> watch_b = host_.WatchTokens([&b] { ++b; });
+  host_.TokensChanged();
+  EXPECT_EQ(a, 1);
+  EXPECT_EQ(b, 1);
+  watch_a.reset();  // that adapter stopped
+  host_.TokensChanged();
+  EXPECT_EQ(a, 1);
+  EXPECT_EQ(b, 2);
+  // A callback may drop its own watch while it runs.
+  std::unique_ptr<adapters::CallWatch> self_dropping;
+  self_dropping = host_.WatchTokens([&self_dropping] { self_dropping.reset(); });
+  host_.TokensChanged();
+  EXPECT_EQ(self_dropping, nullptr);
+  EXPECT_EQ(b, 3);
+}
+
 }  // namespace
 }  // namespace voipd

@@ -20,6 +20,8 @@ const AGENT = 'agent-token-4b1c7f';
 // only ~1e-9 of decoder dither.
 const SILENT = 1e-6;
 const VIEWER = 'viewer-token-93d0aa';
+// Revoked by the last scenario of the first suite.
+const TEMP = 'temp-agent-token-c25e01';
 
 // Audio already in flight (jitter buffer) drains after a change: measure
 // windows until one shows the expected steady state, at most four. The
@@ -33,6 +35,11 @@ async function settled(agent, steady) {
   }
   return w;
 }
+
+const TOKENS = {
+  agents: { token: AGENT, scopes: ['calls:read', 'calls:write'] },
+  viewer: { token: VIEWER, scopes: ['calls:read'] },
+};
 
 describe('webrtc adapter with the softphone page in Chromium', () => {
   let voipd;
@@ -60,10 +67,8 @@ describe('webrtc adapter with the softphone page in Chromium', () => {
 
   before(async () => {
     const webPort = await freePort();
-    voipd = new Voipd({ webPort, tokens: {
-      agents: { token: AGENT, scopes: ['calls:read', 'calls:write'] },
-      viewer: { token: VIEWER, scopes: ['calls:read'] },
-    } });
+    voipd = new Voipd({ webPort, tokens: { ...TOKENS,
+      temp: { token: TEMP, scopes: ['calls:read', 'calls:write'] } } });
     await voipd.start();
     api = new Api(voipd.addr, AGENT);
     events = api.subscribe();
@@ -376,6 +381,25 @@ describe('webrtc adapter with the softphone page in Chromium', () => {
 
     await api.unary('EndCall', { session_id: id });
     await events.waitStatus(id, 'CALL_STATUS_DISCONNECTED');
+  });
+
+  // Last: it takes the temp token out of this suite's daemon.
+  it("a reload that revokes a page's token closes the page and ends its call", async () => {
+    const alice = await agent('alice');
+    const tina = await agent('tina', { token: TEMP });
+    const id = await connectedCall(alice, tina);
+    await voipd.reloadTokens(TOKENS);
+    const error = await tina.received({ type: 'error', in_reply_to: 'register' });
+    assert.equal(error.code, 'AUTHENTICATION_FAILED');
+    assert.equal(error.message, "tokens were reloaded: token 'temp' is no longer accepted");
+    await tina.page.locator('#agent-state').filter({ hasText: 'Disconnected' })
+      .waitFor({ timeout: 10000 });
+    const ended = await events.waitStatus(id, 'CALL_STATUS_DISCONNECTED');
+    assert.equal(ended.session.end_reason.source, 'HANGUP_SOURCE_REMOTE');
+    await alice.received({ type: 'ended', session_id: id, reason: 'page_closed' });
+    // alice's token was kept: her page is still registered.
+    assert.match(await alice.page.locator('#agent-state').textContent(), /Registered as alice/);
+    assert.ok(!voipd.log().includes(TEMP), 'the revoked token was logged');
   });
 });
 

@@ -69,6 +69,13 @@ class Voipd {
     this.configPath = path.join(this.tmp, 'voipd.yaml');
     this.readyPath = path.join(this.tmp, 'ready.json');
     this.logPath = path.join(this.tmp, 'voipd.log');
+    this.webPort = webPort;
+    this.webrtcExtra = webrtcExtra;
+    this.writeConfig(tokens);
+    this.webBase = `${tls ? 'https' : 'http'}://127.0.0.1:${webPort}`;
+  }
+
+  writeConfig(tokens) {
     const tokenYaml = Object.entries(tokens).map(([name, t]) =>
       `    - { name: ${name}, sha256: ${sha256(t.token)}, scopes: [${t.scopes.join(', ')}] }\n`).join('');
     fs.writeFileSync(this.configPath, `listen: ["127.0.0.1:0"]
@@ -77,16 +84,28 @@ default_system: webrtc
 systems:
   webrtc:
     type: webrtc
-    listen: "127.0.0.1:${webPort}"
+    listen: "127.0.0.1:${this.webPort}"
     web_root: "${path.join(REPO, 'clients', 'web')}"
     numbers: { "+12015550123": bob }
     default_ring_timeout_seconds: 20
-${webrtcExtra}auth:
+${this.webrtcExtra}auth:
   tokens:
 ${tokenYaml}calls:
   end_call_timeout: 5s
 `);
-    this.webBase = `${tls ? 'https' : 'http'}://127.0.0.1:${webPort}`;
+  }
+
+  // Rewrites the token table and reloads it (SIGHUP), as an operator
+  // revoking or rotating a token does; resolves once voipd logged the reload.
+  async reloadTokens(tokens) {
+    const before = this.log().split('reloaded ').length;
+    this.writeConfig(tokens);
+    this.proc.kill('SIGHUP');
+    const deadline = Date.now() + WAIT_MS;
+    while (this.log().split('reloaded ').length === before) {
+      if (Date.now() > deadline) throw new Error(`no reload logged:\n${this.log()}`);
+      await sleep(20);
+    }
   }
 
   async start(timeoutMs = 20000) {
