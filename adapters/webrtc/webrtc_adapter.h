@@ -136,6 +136,8 @@ class WebRtcAdapter final : public Adapter, public std::enable_shared_from_this<
   std::map<uint64_t, PendingOp> ops_ ABSL_GUARDED_BY(mu_);
   uint64_t next_op_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_call_ ABSL_GUARDED_BY(mu_) = 1;
+  // Counts RecheckPages runs, so a registration that raced one re-checks.
+  uint64_t token_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -98,18 +98,31 @@ void WebRtcAdapter::OnPageMessage(PageId id, std::string text) {
 }
 
 void WebRtcAdapter::HandleRegister(PageId id, const SignalingMessage& msg) {
+  uint64_t epoch;
+  {
+    absl::MutexLock lock(&mu_);
+    epoch = token_epoch_;
+  }
   absl::StatusOr<ApiCaller> caller = AdmitCaller(
       context_.host != nullptr ? context_.host->Authenticate(msg.token)
                                : absl::StatusOr<ApiCaller>(UnauthenticatedError("no token table")),
       msg.identity, "");
+  absl::ReleasableMutexLock lock(&mu_);
+  // A reload while the token was checked did not see this page (RecheckPages
+  // only sees registered ones): check it against the new table, in the same
+  // critical section as the registration so that no reload falls between.
+  if (caller.ok() && token_epoch_ != epoch) {
+    caller = AdmitCaller(context_.host->Reauthenticate(*caller), msg.identity,
+                         "tokens were reloaded: ");
+  }
   if (!caller.ok()) {
+    lock.Release();
     LogWebRtcInfo(context_,
                   absl::StrCat("page ", id, " refused as '", msg.identity, "': ",
                                voip::v1::ErrorCode_Name(GetErrorCode(caller.status()))));
     ReplyError(id, caller.status(), "register", &msg);
     return;
   }
-  absl::ReleasableMutexLock lock(&mu_);
   auto it = pages_.find(id);
   if (it == pages_.end()) return;
   if (it->second.registered) {
@@ -158,6 +171,7 @@ void WebRtcAdapter::RecheckPages() {
   std::vector<Refused> refused;
   {
     absl::MutexLock lock(&mu_);
+    ++token_epoch_;
     for (auto& [id, page] : pages_) {
       if (!page.registered) continue;
       absl::StatusOr<ApiCaller> now = AdmitCaller(context_.host->Reauthenticate(page.caller),

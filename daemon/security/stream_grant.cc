@@ -12,13 +12,13 @@ StreamGrant::StreamGrant(const Authorizer* authorizer, std::optional<std::string
     : authorizer_(authorizer),
       token_sha256_(std::move(token_sha256)),
       principal_(std::move(principal)),
-      method_(std::move(method)),
-      checked_generation_(authorizer->generation()) {}
+      method_(std::move(method)) {}
 
 absl::Status StreamGrant::Check() {
   if (!status_.ok()) return status_;
+  // Read before the table, so a reload after this read is seen next time.
   const uint64_t generation = authorizer_->generation();
-  if (generation == checked_generation_) return status_;
+  if (checked_generation_ == generation) return status_;
   checked_generation_ = generation;
   status_ = Recheck();
   return status_;

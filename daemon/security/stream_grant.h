@@ -35,9 +35,10 @@ class StreamGrant {
   // - PERMISSION_DENIED: the token lost the method's scope;
   // - UNAVAILABLE: the token's tenant labels changed, so the stream's
   //   filter is stale; opening it again applies the new ones.
-  // Re-checks only after the token table changed (an atomic load
-  // otherwise); once failed it stays failed. One stream's drain loop calls
-  // it, so it is not thread-safe.
+  // The first call always re-checks (a reload may have come between the
+  // RPC's authorization and the stream's start); later ones only after the
+  // token table changed (an atomic load otherwise). Once failed it stays
+  // failed. One stream's drain loop calls it, so it is not thread-safe.
   absl::Status Check();
 
   const std::string& principal_name() const { return principal_.name; }
@@ -50,7 +51,7 @@ class StreamGrant {
   const std::optional<std::string> token_sha256_;
   const Principal principal_;
   const std::string method_;
-  uint64_t checked_generation_;
+  std::optional<uint64_t> checked_generation_;  // none: not checked yet
   absl::Status status_;
 };
 

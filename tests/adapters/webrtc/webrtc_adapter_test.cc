@@ -67,6 +67,11 @@ class FakeHost final : public CallHost {
     return std::unique_ptr<CallWatch>(new CallWatch());
   }
   absl::StatusOr<ApiCaller> Authenticate(absl::string_view token) const override {
+    absl::StatusOr<ApiCaller> caller = Lookup(token);
+    if (during_authenticate) std::exchange(during_authenticate, nullptr)();
+    return caller;
+  }
+  absl::StatusOr<ApiCaller> Lookup(absl::string_view token) const {
     std::lock_guard<std::mutex> lock(tokens_mu_);
     ApiCaller caller;
     if (revoked_.count(std::string(token)) != 0) {
@@ -90,7 +95,7 @@ class FakeHost final : public CallHost {
   }
   bool AuthenticationRequired() const override { return true; }
   absl::StatusOr<ApiCaller> Reauthenticate(const ApiCaller& caller) const override {
-    absl::StatusOr<ApiCaller> now = Authenticate(caller.token_sha256.value_or(""));
+    absl::StatusOr<ApiCaller> now = Lookup(caller.token_sha256.value_or(""));
     if (!now.ok()) {
       return UnauthenticatedError("tokens were reloaded: token '" + caller.name +
                                   "' is no longer accepted");
@@ -113,6 +118,9 @@ class FakeHost final : public CallHost {
   }
   Adapter* adapter = nullptr;
   std::map<std::string, std::string> last_labels;
+  // Runs once inside the next Authenticate, after the token was looked up:
+  // a reload racing a page's registration.
+  mutable std::function<void()> during_authenticate;
 
  private:
   int placed_ = 0;
@@ -491,6 +499,17 @@ TEST_F(WebRtcAdapterTest, AReloadThatRevokesAPagesTokenClosesThePageAndEndsItsCa
                   return m.value("request_id", "") == "after";
                 }).value("type", ""),
             "call_result");
+}
+
+TEST_F(WebRtcAdapterTest, AReloadDuringARegistrationIsNotMissed) {
+  // The token is valid when looked up, and revoked by a reload before the
+  // page is registered: that reload's recheck did not see the page yet.
+  host_.during_authenticate = [this] { host_.Reload({"rw2-token"}); };
+  Page bob(adapter_->local_address());
+  bob.Send({{"type", "register"}, {"token", "rw2-token"}, {"identity", "bob"}});
+  json error = bob.WaitType("error");
+  EXPECT_EQ(error.value("code", ""), "AUTHENTICATION_FAILED");
+  EXPECT_EQ(error.value("in_reply_to", ""), "register");
 }
 
 TEST_F(WebRtcAdapterTest, AReloadThatTakesCallsWriteMakesThePageReadOnly) {

@@ -52,6 +52,18 @@ TEST(StreamGrantTest, ARevokedTokenEndsTheStreamForGood) {
   EXPECT_TRUE(absl::IsUnauthenticated(grant.Check()));
 }
 
+TEST(StreamGrantTest, AReloadBetweenTheRpcsAuthorizationAndTheStreamIsSeen) {
+  Authorizer auth({TestToken("crm", "crm-secret", kScopeCallsRead)});
+  const std::string header = "Bearer crm-secret";
+  absl::StatusOr<Principal> principal = auth.Authorize(header, "SubscribeCallEvents");
+  ASSERT_TRUE(principal.ok());
+  auth.SetTokens({});  // the reload lands before the stream's grant exists...
+  auth.SetTokens({TestToken("ops", "o", kScopeAdmin)});
+  StreamGrant grant(&auth, Authorizer::DigestOf(header), *principal, "SubscribeCallEvents");
+  // ...so its first check, before anything is written, is against the new table.
+  EXPECT_TRUE(absl::IsUnauthenticated(grant.Check()));
+}
+
 TEST(StreamGrantTest, ARotatedSecretEndsStreamsOfTheOldOne) {
   Authorizer auth({TestToken("crm", "old-secret", kScopeCallsRead)});
   StreamGrant grant = Open(auth, "old-secret");
