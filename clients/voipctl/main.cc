@@ -8,6 +8,7 @@
 
 #include "CLI/CLI.hpp"
 #include "clients/voipctl/cli_options.h"
+#include "clients/voipctl/client_credentials.h"
 #include "clients/voipctl/command.h"
 #include "clients/voipctl/exit_codes.h"
 #include "clients/voipctl/interrupt_watcher.h"
@@ -21,6 +22,7 @@ struct GlobalOptions {
   std::string addr = "127.0.0.1:50051";
   bool json = false;
   double timeout_seconds = 10;
+  CredentialFiles credentials;
 };
 
 void AddGlobalOptions(CLI::App& app, GlobalOptions* options) {
@@ -34,6 +36,24 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions* options) {
       ->type_name("SECONDS")
       ->check(PositiveSeconds())
       ->capture_default_str();
+  CredentialFiles& files = options->credentials;
+  app.add_option("--token-file", files.token_file,
+                 "File holding the API token (voipd's auth.tokens), sent as "
+                 "`authorization: Bearer`; never give a token on the command line")
+      ->envname("VOIPD_TOKEN_FILE")
+      ->type_name("PATH");
+  app.add_flag("--tls", files.tls, "Connect with TLS, trusting the system's CAs");
+  app.add_option("--tls-ca-file", files.tls_ca_file,
+                 "Connect with TLS, trusting this CA (PEM) for voipd's certificate")
+      ->envname("VOIPD_TLS_CA_FILE")
+      ->type_name("PATH");
+  app.add_option("--tls-cert-file", files.tls_cert_file,
+                 "Client certificate (PEM) for mTLS; needs --tls-key-file")
+      ->envname("VOIPD_TLS_CERT_FILE")
+      ->type_name("PATH");
+  app.add_option("--tls-key-file", files.tls_key_file, "Key (PEM) of --tls-cert-file")
+      ->envname("VOIPD_TLS_KEY_FILE")
+      ->type_name("PATH");
 }
 
 int Main(int argc, char** argv) {
@@ -59,10 +79,17 @@ int Main(int argc, char** argv) {
     return app.exit(error) == 0 ? kExitOk : kExitUsage;
   }
 
+  absl::StatusOr<ClientCredentials> credentials = LoadCredentials(global.credentials);
+  if (!credentials.ok()) {
+    std::cerr << "voipctl: " << credentials.status().message() << "\n";
+    return kExitUsage;
+  }
+
   // Before the client: gRPC's threads must inherit the blocked SIGINT.
   std::unique_ptr<InterruptWatcher> interrupts;
   if (selected.streams) interrupts = std::make_unique<InterruptWatcher>();
-  VoipClient client(global.addr, std::chrono::duration<double>(global.timeout_seconds));
+  VoipClient client(global.addr, std::chrono::duration<double>(global.timeout_seconds),
+                    *credentials);
   if (interrupts) interrupts->OnInterrupt([&client] { client.CancelStreams(); });
   Printer printer(global.json, std::cout, std::cerr);
   CommandEnv env{client, printer, interrupts.get()};

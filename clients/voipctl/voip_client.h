@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "clients/voipctl/client_credentials.h"
 #include "clients/voipctl/rpc_error.h"
 #include "voip/v1/call.pb.h"
 #include "voip/v1/voip_service.pb.h"
@@ -18,8 +19,10 @@ class VoipClient {
  public:
   // `addr` is any gRPC target ("127.0.0.1:50051", "unix:/run/voipd.sock");
   // `unary_timeout` bounds each unary call. Streams have no deadline: they
-  // run until they end or CancelStreams().
-  VoipClient(const std::string& addr, std::chrono::duration<double> unary_timeout);
+  // run until they end or CancelStreams(). Every call carries the token of
+  // `credentials`, if any, over TLS if it says so.
+  VoipClient(const std::string& addr, std::chrono::duration<double> unary_timeout,
+             const ClientCredentials& credentials = {});
   ~VoipClient();
   VoipClient(const VoipClient&) = delete;
   VoipClient& operator=(const VoipClient&) = delete;

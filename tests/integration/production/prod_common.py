@@ -4,9 +4,7 @@ PKI made with the openssl CLI at test time (never committed), gRPC stubs."""
 import hashlib
 import os
 import secrets
-import subprocess
 import sys
-import tempfile
 import time
 
 import grpc
@@ -17,6 +15,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration", "harness"))
 
 import voipd_harness  # noqa: E402
 import voipd_protos  # noqa: E402
+from pki import Pki  # noqa: E402,F401  (re-exported to the suites)
 
 P = voipd_protos.load([os.path.join(HERE, "protos")], ["health_watch.proto"])
 pb = P.voip_service_pb2
@@ -107,53 +106,6 @@ def wait_for(predicate, what, deadline=WAIT):
             return value
         time.sleep(0.02)
     raise AssertionError("timed out waiting for " + what)
-
-
-class Pki:
-    """A throwaway CA, server and client certificates in a temp dir."""
-
-    def __init__(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="voipd-pki-")
-        self.dir = self.tmp.name
-        self.ca = self._ca("ca")
-        self.other_ca = self._ca("other-ca")
-        self.server = self._leaf("server", "ca", san="IP:127.0.0.1,DNS:localhost")
-        self.client = self._leaf("client", "ca")
-        self.untrusted_client = self._leaf("untrusted-client", "other-ca")
-        self.expired_client = self._leaf("expired-client", "ca", days=-1)
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
-
-    def read(self, name):
-        with open(self.path(name), "rb") as f:
-            return f.read()
-
-    def _run(self, *args):
-        subprocess.run(["openssl"] + list(args), check=True, cwd=self.dir,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-    def _ca(self, name):
-        self._run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                  "-nodes", "-keyout", name + ".key", "-out", name + ".crt", "-days", "2",
-                  "-subj", "/CN=" + name)
-        return name
-
-    def _leaf(self, name, ca, san=None, days=2):
-        self._run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                  "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name)
-        args = ["x509", "-req", "-in", name + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key",
-                "-CAcreateserial", "-out", name + ".crt", "-days", str(days)]
-        if san:
-            ext = self.path(name + ".ext")
-            with open(ext, "w") as f:
-                f.write("subjectAltName=%s\n" % san)
-            args += ["-extfile", ext]
-        self._run(*args)
-        return name
-
-    def cleanup(self):
-        self.tmp.cleanup()
 
 
 def own_channel(addr):

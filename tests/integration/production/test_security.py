@@ -14,9 +14,9 @@ import unittest
 
 import grpc
 
-from prod_common import (ANSWERS, RPC_TIMEOUT, TERMINAL, WAIT, Pki, auth, base_config, cpb, epb,
-                         new_token, pb, start_call, stub, token_yaml, voip_error, voipd_harness,
-                         wait_for, wait_terminal)
+from prod_common import (RPC_TIMEOUT, TERMINAL, WAIT, Pki, auth, base_config, cpb, epb, new_token,
+                         pb, start_call, stub, token_yaml, voip_error, voipd_harness, wait_for,
+                         wait_terminal)
 
 
 class TokenTest(unittest.TestCase):

@@ -9,6 +9,7 @@ One daemon serves the whole class; every test places its own calls and only
 looks at those, so the tests do not depend on each other or on their order.
 Nothing sleeps and hopes: waits poll or read with deadlines.
 """
+import hashlib
 import json
 import os
 import queue
@@ -22,6 +23,7 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from pki import Pki  # noqa: E402
 from voipd_harness import Voipd  # noqa: E402
 
 # Sandbox numbers (adapters/sandbox): what the simulated far end does.
@@ -512,6 +514,113 @@ class VoipctlUnixSocketTest(unittest.TestCase):
                                 capture_output=True, text=True, timeout=DEADLINE)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stdout.split()[0], "sandbox")
+
+
+
+SANDBOX = ("default_region: US\n"
+           "default_system: sandbox\n"
+           "systems:\n"
+           "  sandbox: { type: sandbox, time_scale: 20 }\n")
+
+
+def token_entry(name, token, scopes):
+    return "    - { name: %s, sha256: %s, scopes: [%s] }\n" % (
+        name, hashlib.sha256(token.encode()).hexdigest(), ", ".join(scopes))
+
+
+class VoipctlCredentialsTest(unittest.TestCase):
+    """A daemon with auth.tokens and mTLS, as operators run it off loopback:
+    voipctl authenticates with --token-file (or VOIPD_TOKEN_FILE) and
+    connects with --tls-ca-file and a client certificate."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = cls.enterClassContext(tempfile.TemporaryDirectory(prefix="voipctl-cred-"))
+        cls.pki = Pki()
+        cls.addClassCleanup(cls.pki.cleanup)
+        cls.admin = "vt_" + uuid.uuid4().hex
+        cls.reader = "vt_" + uuid.uuid4().hex
+        cls.admin_file = cls.write("admin.token", cls.admin + "\n")
+        cls.reader_file = cls.write("reader.token", cls.reader)
+        p = cls.pki.path
+        config = ('listen: ["127.0.0.1:0"]\n' + SANDBOX
+                  + "tls:\n  cert_file: %s\n  key_file: %s\n  client_ca_file: %s\n"
+                  % (p("server.crt"), p("server.key"), p("ca.crt"))
+                  + "auth:\n  tokens:\n"
+                  + token_entry("ops", cls.admin, ["admin"])
+                  + token_entry("dashboard", cls.reader, ["calls:read"]))
+        cls.daemon = cls.enterClassContext(Voipd(config_text=config))
+
+    @classmethod
+    def write(cls, name, text):
+        path = os.path.join(cls.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def argv(self, args, tls=True):
+        p = self.pki.path
+        argv = [voipctl_bin(), "--addr", self.daemon.addr]
+        if tls:
+            argv += ["--tls-ca-file", p("ca.crt"), "--tls-cert-file", p("client.crt"),
+                     "--tls-key-file", p("client.key")]
+        return argv + list(args)
+
+    def voipctl(self, *args, env=None, tls=True):
+        result = subprocess.run(self.argv(args, tls), capture_output=True, text=True,
+                                timeout=DEADLINE, env=dict(os.environ, **(env or {})))
+        for secret in (self.admin, self.reader):
+            self.assertNotIn(secret, result.stdout + result.stderr)
+        return result
+
+    def test_a_token_file_authenticates_every_command(self):
+        call = self.voipctl("--token-file", self.admin_file, "--json", "call", ANSWERS)
+        self.assertEqual(call.returncode, 0, call.stderr)
+        session_id = json.loads(call.stdout)["session_id"]
+        # The environment variable does the same; streams carry the token too.
+        env = {"VOIPD_TOKEN_FILE": self.admin_file}
+        status = self.voipctl("--json", "status", session_id, env=env)
+        self.assertEqual(status.returncode, 0, status.stderr)
+        self.assertEqual(json.loads(status.stdout)["session_id"], session_id)
+        events = Stream(self.argv(["--token-file", self.reader_file, "--json", "events",
+                                   "--after", "0"]))
+        self.addCleanup(events.close)
+        events.read_until(lambda l: json.loads(l)["session"]["session_id"] == session_id)
+        events.proc.send_signal(signal.SIGINT)
+        self.assertEqual(events.wait(), 0, events.stderr())
+        end = self.voipctl("end", session_id, env=env)
+        self.assertEqual(end.returncode, 0, end.stderr)
+
+    def test_without_the_right_token_the_daemon_says_why(self):
+        missing = self.voipctl("list")
+        self.assertEqual(missing.returncode, 1, missing.stderr)
+        self.assertIn("AUTHENTICATION_FAILED", missing.stderr)
+        self.assertIn("authorization", missing.stderr)
+        denied = self.voipctl("--token-file", self.reader_file, "call", ANSWERS)
+        self.assertEqual(denied.returncode, 1, denied.stderr)
+        self.assertIn("lacks scope calls:write", denied.stderr)
+
+    def test_bad_credential_files_are_usage_errors(self):
+        for args, expected in (
+                (["--token-file", "/nonexistent/token"], "--token-file: cannot read"),
+                (["--token-file", self.write("empty.token", "\n")], "is empty"),
+                (["--token-file", self.write("two.token", "a\nb\n")], "must hold one token"),
+                (["--tls-cert-file", self.pki.path("client.crt")], "give both")):
+            result = self.voipctl(*args, "list", tls=False)
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertIn(expected, result.stderr)
+
+    def test_tls_is_checked_both_ways(self):
+        plaintext = self.voipctl("--token-file", self.admin_file, "list", tls=False)
+        self.assertEqual(plaintext.returncode, 4, plaintext.stderr)  # unreachable: UNAVAILABLE
+        wrong_ca = self.voipctl("--tls-ca-file", self.pki.path("other-ca.crt"), "--token-file",
+                                self.admin_file, "list", tls=False)
+        self.assertEqual(wrong_ca.returncode, 4, wrong_ca.stderr)
+        no_client_cert = self.voipctl("--tls-ca-file", self.pki.path("ca.crt"), "--token-file",
+                                      self.admin_file, "list", tls=False)
+        self.assertEqual(no_client_cert.returncode, 4, no_client_cert.stderr)
+        ok = self.voipctl("--token-file", self.admin_file, "list")
+        self.assertEqual(ok.returncode, 0, ok.stderr)
 
 
 if __name__ == "__main__":
