@@ -2,15 +2,19 @@
 'use strict';
 // Click-to-call with voipd: place a call, follow it, hang up.
 //
-//   node click_to_call.js [--addr HOST:PORT] [--system NAME] [--talk SECONDS] NUMBER
+//   node click_to_call.js [--addr HOST:PORT] [--token-file PATH] [--system NAME] [--talk SECONDS] NUMBER
 //
 // Places a call to NUMBER, prints every state change from WatchCall, hangs
 // up SECONDS after the call is answered (default 2), and exits 0 when the
 // call was answered, 1 otherwise. When voipd refuses a request, the
 // machine-readable voip.v1.VoipError is decoded from the
-// `grpc-status-details-bin` trailer and printed. The .proto files are loaded
-// at run time from $VOIPD_PROTO_DIR (default: the repository's proto/).
+// `grpc-status-details-bin` trailer and printed. With --token-file (or
+// $VOIPD_TOKEN_FILE), every request carries that file's API token as
+// `authorization: Bearer`, as a daemon with auth.tokens requires. The .proto
+// files are loaded at run time from $VOIPD_PROTO_DIR (default: the
+// repository's proto/).
 
+const fs = require('node:fs');
 const path = require('node:path');
 const { randomUUID } = require('node:crypto');
 const { parseArgs } = require('node:util');
@@ -80,9 +84,10 @@ function describe(session) {
 const deadline = (seconds) => new Date(Date.now() + seconds * 1000);
 
 // Promise wrapper for a unary call.
-function unary(client, method, request) {
+function unary(client, method, request, metadata) {
   return new Promise((resolve, reject) => {
-    client[method](request, { deadline: deadline(10) }, (err, response) => (err ? reject(err) : resolve(response)));
+    client[method](request, metadata, { deadline: deadline(10) },
+      (err, response) => (err ? reject(err) : resolve(response)));
   });
 }
 
@@ -93,11 +98,18 @@ async function main() {
       addr: { type: 'string', default: '127.0.0.1:50051' },
       system: { type: 'string', default: '' },
       talk: { type: 'string', default: '2' },
+      'token-file': { type: 'string', default: process.env.VOIPD_TOKEN_FILE || '' },
     },
   });
   if (positionals.length !== 1) {
-    console.error('usage: click_to_call.js [--addr HOST:PORT] [--system NAME] [--talk SECONDS] NUMBER');
+    console.error('usage: click_to_call.js [--addr HOST:PORT] [--token-file PATH] [--system NAME] ' +
+      '[--talk SECONDS] NUMBER');
     return 2;
+  }
+  // Sent with every call (keep tokens out of command lines: a file only).
+  const metadata = new grpc.Metadata();
+  if (values['token-file']) {
+    metadata.add('authorization', `Bearer ${fs.readFileSync(values['token-file'], 'utf8').trim()}`);
   }
   const voip = new VoipService(values.addr, grpc.credentials.createInsecure());
   try {
@@ -108,7 +120,7 @@ async function main() {
         preferred_system: values.system,
         request_id: randomUUID(), // safe to retry: never dials twice
         labels: { source: 'click_to_call.js' },
-      });
+      }, metadata);
     } catch (err) {
       printError('StartCall', err);
       return 1;
@@ -119,13 +131,14 @@ async function main() {
     return await new Promise((resolve) => {
       let answered = false;
       let hangupTimer = null;
-      const watch = voip.WatchCall({ session_id: session.session_id });
+      const watch = voip.WatchCall({ session_id: session.session_id }, metadata);
       watch.on('data', (event) => {
         console.log(`  #${event.sequence} ${describe(event.session)}`);
         if (event.session.status === 'CALL_STATUS_CONNECTED' && !answered) {
           answered = true;
           hangupTimer = setTimeout(() => {
-            unary(voip, 'EndCall', { session_id: session.session_id }).catch((err) => printError('EndCall', err));
+            unary(voip, 'EndCall', { session_id: session.session_id }, metadata)
+              .catch((err) => printError('EndCall', err));
           }, Number(values.talk) * 1000);
         }
       });

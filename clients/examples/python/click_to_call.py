@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Click-to-call with voipd: place a call, follow it, hang up.
 
-    click_to_call.py [--addr HOST:PORT] [--system NAME] [--talk SECONDS] NUMBER
+    click_to_call.py [--addr HOST:PORT] [--token-file PATH] [--system NAME] [--talk SECONDS] NUMBER
 
 Places a call to NUMBER, prints every state change from WatchCall, hangs up
 SECONDS after the call is answered (default 2), and exits 0 when the call was
 answered, 1 otherwise. When voipd refuses a request, the machine-readable
 voip.v1.VoipError is decoded from the `grpc-status-details-bin` trailer and
-printed. Needs the generated stubs on PYTHONPATH (see README.md).
+printed. With --token-file (or $VOIPD_TOKEN_FILE), every request carries
+that file's API token as `authorization: Bearer`, as a daemon with
+auth.tokens requires. Needs the generated stubs on PYTHONPATH (see README.md).
 """
 import argparse
+import os
 import sys
 import threading
 import uuid
@@ -74,7 +77,13 @@ def main():
     parser.add_argument("--addr", default="127.0.0.1:50051", help="voipd's gRPC address")
     parser.add_argument("--system", default="", help="system to dial through (default: routed)")
     parser.add_argument("--talk", type=float, default=2.0, help="seconds to stay connected")
+    parser.add_argument("--token-file", default=os.environ.get("VOIPD_TOKEN_FILE", ""),
+                        help="file holding the API token (keep tokens out of command lines)")
     args = parser.parse_args()
+    metadata = ()
+    if args.token_file:
+        with open(args.token_file) as f:
+            metadata = (("authorization", "Bearer " + f.read().strip()),)
 
     with grpc.insecure_channel(args.addr) as channel:
         voip = voip_service_pb2_grpc.VoipServiceStub(channel)
@@ -83,7 +92,7 @@ def main():
                 to=call_pb2.ContactPhoneNumber(number=args.number),
                 preferred_system=args.system,
                 request_id=str(uuid.uuid4()),  # safe to retry: never dials twice
-                labels={"source": "click_to_call.py"}), timeout=10)
+                labels={"source": "click_to_call.py"}), metadata=metadata, timeout=10)
         except grpc.RpcError as e:
             print_rpc_error("StartCall", e)
             return 1
@@ -96,17 +105,19 @@ def main():
             # A SNAPSHOT first, then every change; the stream ends after the
             # terminal event.
             for event in voip.WatchCall(
-                    voip_service_pb2.WatchCallRequest(session_id=session.session_id)):
+                    voip_service_pb2.WatchCallRequest(session_id=session.session_id),
+                    metadata=metadata):
                 print("  #%d %s" % (event.sequence, describe(event.session)))
                 if event.session.status == call_pb2.CALL_STATUS_CONNECTED and not answered:
                     answered = True
-                    hangup_timer = threading.Timer(args.talk, hang_up, (voip, session.session_id))
+                    hangup_timer = threading.Timer(args.talk, hang_up,
+                                                   (voip, session.session_id, metadata))
                     hangup_timer.start()
         except grpc.RpcError as e:
             print_rpc_error("WatchCall", e)
             return 1
         except KeyboardInterrupt:
-            hang_up(voip, session.session_id)  # do not leave the call up
+            hang_up(voip, session.session_id, metadata)  # do not leave the call up
             return 130
         finally:
             if hangup_timer is not None:
@@ -114,9 +125,10 @@ def main():
         return 0 if answered else 1
 
 
-def hang_up(voip, session_id):
+def hang_up(voip, session_id, metadata):
     try:
-        voip.EndCall(voip_service_pb2.EndCallRequest(session_id=session_id), timeout=10)
+        voip.EndCall(voip_service_pb2.EndCallRequest(session_id=session_id), metadata=metadata,
+                     timeout=10)
     except grpc.RpcError as e:
         print_rpc_error("EndCall", e)
 

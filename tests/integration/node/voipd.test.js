@@ -11,10 +11,12 @@ const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { execFile } = require('node:child_process');
-const { randomUUID } = require('node:crypto');
+const { createHash, randomUUID } = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
 
 const grpc = require('@grpc/grpc-js');
-const { Voipd, loadProtos, VOIP_ERROR_TYPE_URL } = require('./voipd_harness.js');
+const { Voipd, defaultConfig, loadProtos, VOIP_ERROR_TYPE_URL } = require('./voipd_harness.js');
 
 const ANSWERS = '+12015550100';
 const BUSY = '+12015550101';
@@ -321,5 +323,47 @@ describe('voipd via @grpc/grpc-js', () => {
     assert.equal(bad.code, 1, bad.out);
     assert.match(bad.out, /INVALID_NUMBER/);
     assert.match(bad.out, /field:\s+to\.number/);
+  });
+});
+
+describe('the Node click-to-call example against a daemon with auth.tokens', () => {
+  const token = `vt_${randomUUID()}`;
+  let voipd;
+  let tmp;
+  before(async () => {
+    const sha256 = createHash('sha256').update(token).digest('hex');
+    voipd = new Voipd({ configText: `${defaultConfig()}auth:
+  tokens:
+    - { name: crm, sha256: ${sha256}, scopes: [calls:read, calls:write] }
+` });
+    await voipd.start();
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'voipd-node-token-'));
+  });
+  after(async () => {
+    if (voipd) await voipd.stop();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const run = (args, env = {}) => new Promise((resolve) => {
+    const script = path.join(__dirname, '..', '..', '..', 'clients', 'examples', 'node', 'click_to_call.js');
+    execFile(process.execPath, [script, '--addr', voipd.addr, '--talk', '0', ...args], {
+      timeout: 60000,
+      env: { ...process.env, VOIPD_TOKEN_FILE: '', NODE_PATH: path.join(__dirname, 'node_modules'), ...env },
+    }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, out: stdout + stderr }));
+  });
+
+  it('sends the token from --token-file or VOIPD_TOKEN_FILE on every call, and fails without it', async () => {
+    const file = path.join(tmp, 'token');
+    fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
+    for (const attempt of [await run(['--token-file', file, ANSWERS]),
+      await run([ANSWERS], { VOIPD_TOKEN_FILE: file })]) {
+      assert.equal(attempt.code, 0, attempt.out);
+      assert.match(attempt.out, /CALL_STATUS_CONNECTED/);  // WatchCall carried it
+      assert.match(attempt.out, /CALL_STATUS_DISCONNECTED/);  // and EndCall
+      assert.ok(!attempt.out.includes(token), 'the token was printed');
+    }
+    const without = await run([ANSWERS]);
+    assert.equal(without.code, 1, without.out);
+    assert.match(without.out, /AUTHENTICATION_FAILED/);
   });
 });

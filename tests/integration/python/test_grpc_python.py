@@ -8,12 +8,13 @@ Nothing here is skipped: a missing binary or stub toolchain is an error.
 Waits are deadline-polled (never fixed sleeps); the sandbox runs with
 time_scale 20 so a whole call takes well under a second.
 """
+import hashlib
 import os
 import re
 import signal
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 import unittest
 import uuid
@@ -543,6 +544,40 @@ class CallApiTest(DaemonTestCase):
         down = run(NETWORK_FAILURE)
         self.assertEqual(down.returncode, 1, down.stdout.decode())
         self.assertIn("NETWORK_ERROR", down.stdout.decode())
+
+
+class PythonExampleWithTokenTest(unittest.TestCase):
+    """The example against a daemon with auth.tokens: the token comes from a
+    file (--token-file or VOIPD_TOKEN_FILE) and goes on every call."""
+
+    def test_python_example_sends_the_token_file(self):
+        check_binary()
+        token = "vt_" + uuid.uuid4().hex
+        cfg = config() + ("auth:\n  tokens:\n    - { name: crm, sha256: %s, "
+                          "scopes: [calls:read, calls:write] }\n"
+                          % hashlib.sha256(token.encode()).hexdigest())
+        tmp = self.enterContext(tempfile.TemporaryDirectory(prefix="voipd-example-"))
+        token_file = os.path.join(tmp, "token")
+        with open(token_file, "w") as f:
+            f.write(token + "\n")
+        with voipd_harness.Voipd(config_text=cfg) as d:
+            script = os.path.join(REPO, "clients", "examples", "python", "click_to_call.py")
+
+            def run(args, env=None):
+                full_env = dict(os.environ, PYTHONPATH=P.stub_dir, VOIPD_TOKEN_FILE="")
+                full_env.update(env or {})
+                return subprocess.run(
+                    [sys.executable, script, "--addr", d.addr, "--talk", "0"] + args, env=full_env,
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+            for ok in (run(["--token-file", token_file, ANSWERS]),
+                       run([ANSWERS], {"VOIPD_TOKEN_FILE": token_file})):
+                self.assertEqual(ok.returncode, 0, ok.stdout)
+                self.assertIn("CALL_STATUS_CONNECTED", ok.stdout)  # WatchCall carried it
+                self.assertIn("CALL_STATUS_DISCONNECTED", ok.stdout)  # and EndCall
+                self.assertNotIn(token, ok.stdout)
+            refused = run([ANSWERS])
+            self.assertEqual(refused.returncode, 1, refused.stdout)
+            self.assertIn("AUTHENTICATION_FAILED", refused.stdout)
 
 
 class EventStreamTest(DaemonTestCase):
