@@ -92,6 +92,7 @@ int Main(int argc, char** argv) {
                     *credentials);
   if (interrupts) interrupts->OnInterrupt([&client] { client.CancelStreams(); });
   Printer printer(global.json, std::cout, std::cerr);
+  printer.HintWhenUnauthenticated(credentials->token.empty());
   CommandEnv env{client, printer, interrupts.get()};
   const int exit_code = selected.run(env);
   // Stop watching before the client that the callback cancels goes away.

@@ -25,7 +25,11 @@ bool Printer::Print(const voip::v1::SystemCapabilities& system) {
 }
 
 void Printer::PrintError(const RpcError& error) {
-  err_ << FormatError(error) << '\n' << std::flush;
+  err_ << FormatError(error) << '\n';
+  if (hint_unauthenticated_ && error.code == absl::StatusCode::kUnauthenticated) {
+    err_ << "hint: this voipd requires an API token: --token-file PATH or VOIPD_TOKEN_FILE\n";
+  }
+  err_ << std::flush;
   if (json_) WriteLine(ErrorToJson(error));
 }
 

@@ -20,7 +20,10 @@ class Printer {
   bool Print(const voip::v1::CallSession& session);
   bool Print(const voip::v1::CallEvent& event);
   bool Print(const voip::v1::SystemCapabilities& system);
+  // With `hint`, an UNAUTHENTICATED error is followed on stderr by a line
+  // saying how voipctl sends a token (set when none was given).
   void PrintError(const RpcError& error);
+  void HintWhenUnauthenticated(bool hint) { hint_unauthenticated_ = hint; }
 
  private:
   bool WriteLine(const std::string& line);
@@ -28,6 +31,7 @@ class Printer {
   const bool json_;
   std::ostream& out_;
   std::ostream& err_;
+  bool hint_unauthenticated_ = false;
 };
 
 }  // namespace voipd::voipctl

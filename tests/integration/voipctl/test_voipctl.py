@@ -596,9 +596,11 @@ class VoipctlCredentialsTest(unittest.TestCase):
         self.assertEqual(missing.returncode, 1, missing.stderr)
         self.assertIn("AUTHENTICATION_FAILED", missing.stderr)
         self.assertIn("authorization", missing.stderr)
+        self.assertIn("hint: this voipd requires an API token: --token-file", missing.stderr)
         denied = self.voipctl("--token-file", self.reader_file, "call", ANSWERS)
         self.assertEqual(denied.returncode, 1, denied.stderr)
         self.assertIn("lacks scope calls:write", denied.stderr)
+        self.assertNotIn("hint:", denied.stderr)  # a token was given: not the problem
 
     def test_bad_credential_files_are_usage_errors(self):
         for args, expected in (
