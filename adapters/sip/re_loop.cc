@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 
+#include <openssl/crypto.h>
+
 #include <re.h>  // last: libre's headers define short macros (MIN, MAX, ...)
 #include <re_dbg.h>  // not in re.h: dbg_handler_set, DBG_* levels
 
@@ -141,6 +143,12 @@ struct ReLoop::Shared {
     }
     dbg_handler_set(nullptr, nullptr);
     libre_close();
+    // libre's TLS and random numbers leave OpenSSL per-thread state (the
+    // error queue) on this thread. OpenSSL frees it from a thread-exit
+    // destructor, which for a detached loop (the last owner let go on this
+    // thread) can still be running when the process exits: LeakSanitizer then
+    // reports it. Free it here, while the thread is fully alive.
+    OPENSSL_thread_stop();
   }
 };
 
