@@ -128,14 +128,8 @@ absl::StatusOr<adapters::ApiCaller> CoreCallHost::Authenticate(
 absl::StatusOr<adapters::ApiCaller> CoreCallHost::Reauthenticate(
     const adapters::ApiCaller& caller) const {
   absl::StatusOr<adapters::ApiCaller> now =
-      ToCaller(authorizer_->AuthenticateDigest(caller.token_sha256));
-  if (!now.ok()) {
-    return UnauthenticatedError(
-        caller.name == "anonymous"
-            ? std::string("tokens were reloaded: a token is now required")
-            : absl::StrCat("tokens were reloaded: token '", caller.name,
-                           "' is no longer accepted"));
-  }
+      ToCaller(authorizer_->Reauthenticate(caller.token_sha256, caller.name));
+  if (!now.ok()) return now.status();
   now->token_sha256 = caller.token_sha256;
   return now;
 }

@@ -262,24 +262,28 @@ void EventBus::Forget(Subscription* sub) {
   all_.erase(sub);
 }
 
+EventBus::WakeList EventBus::AllLocked() const {
+  WakeList subs;
+  subs.reserve(all_.size());
+  for (const auto& [ptr, weak] : all_) subs.push_back(weak);
+  return subs;
+}
+
 void EventBus::CloseAll(absl::Status status) {
-  std::vector<std::weak_ptr<Subscription>> subs;
+  WakeList subs;
   {
     absl::MutexLock lock(&mu_);
     closed_ = std::move(status);
-    for (auto& [ptr, weak] : all_) subs.push_back(weak);
+    subs = AllLocked();
   }
-  for (auto& weak : subs) {
-    if (auto sub = weak.lock()) sub->Wake();
-  }
+  Wake(subs);
 }
 
 void EventBus::WakeAll() {
   WakeList subs;
   {
     absl::MutexLock lock(&mu_);
-    subs.reserve(all_.size());
-    for (auto& [ptr, weak] : all_) subs.push_back(weak);
+    subs = AllLocked();
   }
   Dispatch(std::move(subs));
 }

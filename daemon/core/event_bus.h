@@ -151,6 +151,8 @@ class EventBus {
   friend class Subscription;
   absl::StatusOr<CallEventPtr> NextFor(Subscription* sub);
   void Forget(Subscription* sub);
+  // Every live subscription, for CloseAll and WakeAll.
+  WakeList AllLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves the waiting subscribers that have something to take among the
   // events visible up to `upto` into `to_wake`. A subscriber whose filter
   // rejects all of them stays waiting, its cursor moved past them: a

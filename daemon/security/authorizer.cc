@@ -43,20 +43,6 @@ absl::StatusOr<Principal> Lookup(const std::vector<TokenSpec>& tokens, absl::str
   return Principal{match->name, match->scopes, match->labels};
 }
 
-absl::StatusOr<Principal> CheckScope(absl::StatusOr<Principal> principal,
-                                     absl::string_view method) {
-  if (!principal.ok()) return principal;
-  const std::optional<Scope> needed = RequiredScope(method);
-  const Scope scope = needed.value_or(kScopeAdmin);
-  if (!HasScope(principal->scopes, scope)) {
-    return PermissionDeniedError(
-        absl::StrCat("token '", principal->name, "' lacks scope ", ScopeName(scope), " for ",
-                     method),
-        ScopeName(scope));
-  }
-  return principal;
-}
-
 Principal Anonymous() { return Principal{"anonymous", kScopeAdmin, {}}; }
 
 }  // namespace
@@ -88,9 +74,21 @@ absl::StatusOr<Principal> Authorizer::Authenticate(
   return Lookup(*tokens, Sha256(*token));
 }
 
+absl::Status Authorizer::RequireScope(const Principal& principal, absl::string_view method) {
+  const std::optional<Scope> needed = RequiredScope(method);
+  const Scope scope = needed.value_or(kScopeAdmin);
+  if (HasScope(principal.scopes, scope)) return absl::OkStatus();
+  return PermissionDeniedError(absl::StrCat("token '", principal.name, "' lacks scope ",
+                                            ScopeName(scope), " for ", method),
+                               ScopeName(scope));
+}
+
 absl::StatusOr<Principal> Authorizer::Authorize(std::optional<absl::string_view> authorization,
                                                 absl::string_view method) const {
-  return CheckScope(Authenticate(authorization), method);
+  absl::StatusOr<Principal> principal = Authenticate(authorization);
+  if (!principal.ok()) return principal;
+  if (absl::Status scope = RequireScope(*principal, method); !scope.ok()) return scope;
+  return principal;
 }
 
 std::optional<std::string> Authorizer::DigestOf(std::optional<absl::string_view> authorization) {
@@ -99,19 +97,19 @@ std::optional<std::string> Authorizer::DigestOf(std::optional<absl::string_view>
   return Sha256(*token);
 }
 
-absl::StatusOr<Principal> Authorizer::AuthenticateDigest(
-    const std::optional<std::string>& sha256) const {
+absl::StatusOr<Principal> Authorizer::Reauthenticate(const std::optional<std::string>& sha256,
+                                                     absl::string_view previous_name) const {
   TokenTable tokens = this->tokens();
   if (tokens->empty()) return Anonymous();
-  if (!sha256.has_value()) {
-    return UnauthenticatedError("missing `authorization: Bearer <token>` header");
-  }
-  return Lookup(*tokens, *sha256);
-}
-
-absl::StatusOr<Principal> Authorizer::AuthorizeDigest(const std::optional<std::string>& sha256,
-                                                      absl::string_view method) const {
-  return CheckScope(AuthenticateDigest(sha256), method);
+  absl::StatusOr<Principal> now = sha256.has_value()
+                                      ? Lookup(*tokens, *sha256)
+                                      : absl::StatusOr<Principal>(absl::UnauthenticatedError(""));
+  if (now.ok()) return now;
+  return UnauthenticatedError(
+      previous_name == "anonymous"
+          ? std::string("tokens were reloaded: a token is now required")
+          : absl::StrCat("tokens were reloaded: token '", previous_name,
+                         "' is no longer accepted"));
 }
 
 }  // namespace voipd

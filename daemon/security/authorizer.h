@@ -38,13 +38,18 @@ class Authorizer {
   absl::StatusOr<Principal> Authorize(std::optional<absl::string_view> authorization,
                                       absl::string_view method) const;
 
-  // For streams, which outlive a token table (StreamGrant): the SHA-256 of
-  // the well-formed bearer token in `authorization` (nullopt when there is
-  // none), and Authorize for a caller known by that digest.
+  // For sessions that outlive a token table (StreamGrant, an adapter's
+  // registered page): the SHA-256 of the well-formed bearer token in
+  // `authorization` (nullopt when there is none), and the caller known by
+  // that digest as the current table has it. When the table no longer
+  // accepts it, UNAUTHENTICATED saying so about `previous_name` (what the
+  // caller was authenticated as: a token name, or "anonymous").
   static std::optional<std::string> DigestOf(std::optional<absl::string_view> authorization);
-  absl::StatusOr<Principal> AuthenticateDigest(const std::optional<std::string>& sha256) const;
-  absl::StatusOr<Principal> AuthorizeDigest(const std::optional<std::string>& sha256,
-                                            absl::string_view method) const;
+  absl::StatusOr<Principal> Reauthenticate(const std::optional<std::string>& sha256,
+                                           absl::string_view previous_name) const;
+  // PERMISSION_DENIED (with the required scope) unless `principal` may call
+  // `method`; Authorize's own scope check.
+  static absl::Status RequireScope(const Principal& principal, absl::string_view method);
   // Bumped by every SetTokens, so a stream re-checks its token only after
   // the table changed.
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }

@@ -25,20 +25,11 @@ absl::Status StreamGrant::Check() {
 }
 
 absl::Status StreamGrant::Recheck() const {
-  absl::StatusOr<Principal> now = authorizer_->AuthorizeDigest(token_sha256_, method_);
-  if (absl::IsPermissionDenied(now.status())) {
-    const auto detail = GetVoipError(now.status());
-    return PermissionDeniedError(
-        absl::StrCat("tokens were reloaded: ", now.status().message()),
-        detail ? detail->details().at("required_scope") : "");
-  }
-  if (!now.ok()) {
-    return UnauthenticatedError(
-        principal_.name == "anonymous"
-            ? std::string("tokens were reloaded: this stream was opened without a token, and "
-                          "one is now required")
-            : absl::StrCat("tokens were reloaded: token '", principal_.name,
-                           "' is no longer accepted"));
+  absl::StatusOr<Principal> now = authorizer_->Reauthenticate(token_sha256_, principal_.name);
+  if (!now.ok()) return now.status();
+  if (absl::Status scope = Authorizer::RequireScope(*now, method_); !scope.ok()) {
+    return PermissionDeniedError(absl::StrCat("tokens were reloaded: ", scope.message()),
+                                 GetVoipError(scope)->details().at("required_scope"));
   }
   // The stream's filter carries the labels the token had at its start; a
   // rename alone changes nothing the stream shows.

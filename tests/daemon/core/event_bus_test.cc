@@ -601,45 +601,48 @@ TEST(EventBusTest, CloseAllDeliversRemainingEventsThenTheStatus) {
   EXPECT_EQ(sub->Next().status().code(), absl::StatusCode::kUnavailable);
 }
 
+// Two subscribers, `a` waiting for an event and `b` never read: what
+// CloseAll and WakeAll must both reach.
+struct WaitingAndUnread {
+  WaitingAndUnread() {
+    EXPECT_THAT(Drain(*a), IsEmpty());
+  }
+  EventBus bus{100, 100};
+  std::shared_ptr<WakeCounter> a_wakes = std::make_shared<WakeCounter>();
+  std::shared_ptr<WakeCounter> b_wakes = std::make_shared<WakeCounter>();
+  SubscriptionPtr a = MustSubscribe(bus, {}, std::nullopt, CountWakes(a_wakes));
+  SubscriptionPtr b = MustSubscribe(bus, {}, std::nullopt, CountWakes(b_wakes));
+};
+
 TEST(EventBusTest, CloseAllWakesEverySubscriberIncludingWaitingOnes) {
-  auto a_wakes = std::make_shared<WakeCounter>();
-  auto b_wakes = std::make_shared<WakeCounter>();
-  EventBus bus(100, 100);
-  auto a = MustSubscribe(bus, {}, std::nullopt, CountWakes(a_wakes));
-  auto b = MustSubscribe(bus, {}, std::nullopt, CountWakes(b_wakes));
-  ASSERT_THAT(Drain(*a), IsEmpty());  // a waiting, b never read
-  bus.CloseAll(absl::CancelledError("stop"));
-  EXPECT_EQ(a_wakes->Get(), 1);
-  EXPECT_EQ(b_wakes->Get(), 1);
-  EXPECT_EQ(a->Next().status().code(), absl::StatusCode::kCancelled);
-  EXPECT_EQ(b->Next().status().code(), absl::StatusCode::kCancelled);
+  WaitingAndUnread subs;
+  subs.bus.CloseAll(absl::CancelledError("stop"));
+  EXPECT_EQ(subs.a_wakes->Get(), 1);
+  EXPECT_EQ(subs.b_wakes->Get(), 1);
+  EXPECT_EQ(subs.a->Next().status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(subs.b->Next().status().code(), absl::StatusCode::kCancelled);
 }
 
 TEST(EventBusTest, WakeAllWakesEverySubscriberOnceAndChangesNothingElse) {
   // After a reload each stream re-checks its token (StreamGrant), even an
   // idle one: WakeAll wakes them without an event.
-  auto a_wakes = std::make_shared<WakeCounter>();
-  auto b_wakes = std::make_shared<WakeCounter>();
-  EventBus bus(100, 100);
-  auto a = MustSubscribe(bus, {}, std::nullopt, CountWakes(a_wakes));
-  auto b = MustSubscribe(bus, {}, std::nullopt, CountWakes(b_wakes));
-  ASSERT_THAT(Drain(*a), IsEmpty());  // a waiting, b never read
+  WaitingAndUnread subs;
   std::vector<size_t> dispatched;
-  bus.SetWakeDispatcher([&dispatched](EventBus::WakeList subs) {
-    dispatched.push_back(subs.size());
-    EventBus::Wake(subs);
+  subs.bus.SetWakeDispatcher([&dispatched](EventBus::WakeList list) {
+    dispatched.push_back(list.size());
+    EventBus::Wake(list);
   });
-  bus.WakeAll();
+  subs.bus.WakeAll();
   EXPECT_THAT(dispatched, ElementsAre(2));  // streams go through the fan-out thread
-  EXPECT_EQ(a_wakes->Get(), 1);
-  EXPECT_EQ(b_wakes->Get(), 1);
+  EXPECT_EQ(subs.a_wakes->Get(), 1);
+  EXPECT_EQ(subs.b_wakes->Get(), 1);
   // Nothing was published or closed: both still wait, and both see the next event.
-  ASSERT_THAT(Drain(*a), IsEmpty());
-  ASSERT_THAT(Drain(*b), IsEmpty());
-  PublishN(bus, 1);
-  EXPECT_EQ(a_wakes->Get(), 2);
-  EXPECT_THAT(Drain(*a), ElementsAre(1));
-  EXPECT_THAT(Drain(*b), ElementsAre(1));
+  ASSERT_THAT(Drain(*subs.a), IsEmpty());
+  ASSERT_THAT(Drain(*subs.b), IsEmpty());
+  PublishN(subs.bus, 1);
+  EXPECT_EQ(subs.a_wakes->Get(), 2);
+  EXPECT_THAT(Drain(*subs.a), ElementsAre(1));
+  EXPECT_THAT(Drain(*subs.b), ElementsAre(1));
 }
 
 TEST(EventBusTest, SubscribeAfterCloseAllFailsWithTheCloseStatus) {

@@ -100,7 +100,7 @@ TEST(StreamGrantTest, AnAnonymousStreamEndsWhenTokensBecomeRequired) {
   auth.SetTokens({TestToken("ops", "o", kScopeAdmin)});
   absl::Status required = grant.Check();
   EXPECT_TRUE(absl::IsUnauthenticated(required)) << required;
-  EXPECT_THAT(required.message(), HasSubstr("without a token"));
+  EXPECT_THAT(required.message(), HasSubstr("a token is now required"));
 }
 
 TEST(StreamGrantTest, AStreamThatPresentedATokenBeforeAuthWasOnKeepsItIfItIsValid) {
@@ -124,14 +124,18 @@ TEST(AuthorizerDigestTest, DigestOfAcceptsWhatAuthorizeAccepts) {
   EXPECT_FALSE(Authorizer::DigestOf("Bearer " + std::string(5000, 'x')).has_value());
 }
 
-TEST(AuthorizerDigestTest, AuthorizeDigestMatchesAuthorize) {
+TEST(AuthorizerDigestTest, ReauthenticateFindsTheTokenByDigestOrSaysWhoIsNoLongerAccepted) {
   Authorizer auth({TestToken("reader", "r", kScopeCallsRead)});
-  absl::StatusOr<Principal> p = auth.AuthorizeDigest(Sha256("r"), "ListCalls");
+  absl::StatusOr<Principal> p = auth.Reauthenticate(Sha256("r"), "reader");
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->name, "reader");
-  EXPECT_TRUE(absl::IsPermissionDenied(auth.AuthorizeDigest(Sha256("r"), "StartCall").status()));
-  EXPECT_TRUE(absl::IsUnauthenticated(auth.AuthorizeDigest(Sha256("x"), "ListCalls").status()));
-  EXPECT_TRUE(absl::IsUnauthenticated(auth.AuthorizeDigest(std::nullopt, "ListCalls").status()));
+  absl::Status gone = auth.Reauthenticate(Sha256("x"), "old-name").status();
+  EXPECT_TRUE(absl::IsUnauthenticated(gone));
+  EXPECT_EQ(gone.message(), "tokens were reloaded: token 'old-name' is no longer accepted");
+  absl::Status required = auth.Reauthenticate(std::nullopt, "anonymous").status();
+  EXPECT_EQ(required.message(), "tokens were reloaded: a token is now required");
+  EXPECT_TRUE(Authorizer::RequireScope(*p, "ListCalls").ok());
+  EXPECT_TRUE(absl::IsPermissionDenied(Authorizer::RequireScope(*p, "StartCall")));
 }
 
 TEST(AuthorizerDigestTest, EverySetTokensBumpsTheGeneration) {
