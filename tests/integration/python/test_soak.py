@@ -1,0 +1,84 @@
+"""A randomized soak on the sandbox (tests/integration/harness/soak.py): eight
+clients start, end, hold, mute and query calls while subscribers drop and
+resume the event stream and WatchCall streams come and go, with a SIGHUP
+reload every second and the history in SQLite. Then every documented
+invariant is checked on what the clients saw. It asserts no timing.
+
+Run (the env is set by ctest):
+  VOIPD_BIN=build/daemon/voipd VOIPD_PROTO_DIR=proto \
+    /usr/bin/python3 -m unittest discover -s tests/integration/python -p test_soak.py -v
+"""
+import os
+import signal
+import sys
+import unittest
+
+import grpc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "harness"))
+
+import voipd_harness  # noqa: E402
+import voipd_protos  # noqa: E402
+from soak import Soak  # noqa: E402
+
+P = voipd_protos.load()
+
+# The sandbox's far end 200x faster than life: a call rings after 1.5 ms and
+# answers 5 ms later, so every state is reached often while the clients act.
+CONFIG = """\
+listen: ["127.0.0.1:0"]
+default_region: US
+default_system: sandbox
+state_dir: {state_dir}
+log_level: {log_level}
+systems:
+  sandbox: {{ type: sandbox, time_scale: 200 }}
+events: {{ window: 200000, subscriber_max_lag: 200000 }}
+"""
+
+# Mostly calls that answer; then each of the sandbox's outcomes, an extension
+# the sandbox refuses, and a number that does not parse.
+NUMBERS = ["+12015550100"] * 5 + ["+12015550101", "+12015550102", "+12015550103",
+                                  "+12015550104", "+12015550105", "12345", "not a number"]
+
+
+class SoakTest(unittest.TestCase):
+
+    def test_invariants_hold_under_concurrent_clients_and_reloads(self):
+        daemon = voipd_harness.Voipd(config_text="")
+        state_dir = os.path.join(daemon.tmp.name, "state")
+        levels = ["info", "debug"]
+        daemon.rewrite_config(CONFIG.format(state_dir=state_dir, log_level=levels[0]))
+        with daemon:
+            channel = grpc.insecure_channel(daemon.addr)
+            self.addCleanup(channel.close)
+            stub = P.voip_service_pb2_grpc.VoipServiceStub(channel)
+            soak = Soak(P, stub, NUMBERS, workers=8,
+                        start_errors={"INVALID_ARGUMENT/INVALID_NUMBER",
+                                      "UNAVAILABLE/NETWORK_ERROR"})
+
+            def reload():
+                levels.reverse()
+                daemon.rewrite_config(CONFIG.format(state_dir=state_dir, log_level=levels[0]))
+                daemon.signal(signal.SIGHUP)
+
+            soak.run(10, tick=reload)
+            problems = soak.check()
+            summary = "seed %d, %d calls, %d events; answers: %s" % (
+                soak.seed, len(soak.sessions), len(soak.full_events), dict(soak.answers))
+            print(summary, file=sys.stderr)
+            self.assertEqual([], problems[:20], summary)
+            # The run did what it is for: calls in every state, every kind of answer.
+            self.assertGreater(len(soak.sessions), 200, summary)
+            for answer in ("Hold OK", "Mute OK", "EndCall OK",
+                           "StartCall INVALID_ARGUMENT/INVALID_NUMBER",
+                           "StartCall UNAVAILABLE/NETWORK_ERROR", "Hold FAILED_PRECONDITION/INVALID_STATE"):
+                self.assertGreater(soak.answers[answer], 0, "no %r in %s" % (answer, summary))
+            self.assertGreater(sum(len(s) for s in soak.resumed), 100, summary)
+            self.assertNotIn("reload rejected", daemon.log())
+            self.assertIn("reloaded", daemon.log())
+
+
+if __name__ == "__main__":
+    unittest.main()
