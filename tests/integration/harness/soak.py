@@ -13,7 +13,10 @@ baresip. It asserts no timing: only what must hold whatever the interleaving:
 - a subscriber that drops and resumes with after_sequence misses nothing;
 - WatchCall starts with a snapshot and ends OK only after the terminal event;
 - once everything is ended, no call is left active and GetCallStatus of each
-  call agrees with the last event the stream delivered.
+  call agrees with the last event the stream delivered;
+- for a tenant's token (`labels`): every event, listed call and watched call
+  carries the tenant's labels, and another tenant's calls (`foreign`) are
+  NOT_FOUND to GetCallStatus and EndCall.
 
 The seed is fixed per run and printed with every problem, so a failure can be
 re-run with the same choices (the interleaving itself is the machine's).
@@ -58,11 +61,15 @@ class Soak:
     the StartCall answers (besides OK) those numbers may get."""
 
     def __init__(self, P, stub, numbers, start_errors=(), workers=6, seed=None,
-                 hold=True, live_per_worker=None):
+                 hold=True, live_per_worker=None, metadata=(), labels=None, foreign=None):
         self.P = P
         self.pb = P.voip_service_pb2
         self.cpb = P.call_pb2
-        self.stub = stub
+        self.stub = _WithMetadata(stub, tuple(metadata)) if metadata else stub
+        # A tenant's token: what it sees must carry these labels, and the
+        # event stream has gaps where other tenants' events were.
+        self.labels = dict(labels or {})
+        self.foreign = foreign  # another Soak whose calls this one must not see
         self.numbers = list(numbers)
         self.allowed_errors = dict(ALLOWED_ERRORS, StartCall=set(start_errors))
         self.workers = workers
@@ -139,13 +146,17 @@ class Soak:
                 self._answer("Mute", lambda: self.stub.Mute(
                     self.pb.MuteRequest(session_id=sid, mute=r.random() < 0.6),
                     timeout=RPC_TIMEOUT))
+            elif op < 0.75 and self.foreign is not None:
+                self._probe_foreign(r)
             elif op < 0.9:
                 self._answer("GetCallStatus", lambda: self.stub.GetCallStatus(
                     self.pb.GetCallStatusRequest(session_id=sid), timeout=RPC_TIMEOUT))
             else:
-                self._answer("ListCalls", lambda: self.stub.ListCalls(
+                page = self._answer("ListCalls", lambda: self.stub.ListCalls(
                     self.pb.ListCallsRequest(active_only=r.random() < 0.5, page_size=50),
                     timeout=RPC_TIMEOUT))
+                for call in page.calls if page is not None else ():
+                    self._check_labels("ListCalls", call)
             self._forget(mine)
 
     def _forget(self, mine):
@@ -155,6 +166,34 @@ class Soak:
             if self.live_per_worker:
                 self._answer("EndCall", lambda: self.stub.EndCall(
                     self.pb.EndCallRequest(session_id=sid), timeout=RPC_TIMEOUT))
+
+    def _check_labels(self, where, session):
+        for key, value in self.labels.items():
+            if session.labels.get(key) != value:
+                self.problem("%s showed %s with labels %s, not this tenant's %s"
+                             % (where, session.session_id, dict(session.labels), self.labels))
+                return
+
+    def _probe_foreign(self, r):
+        with self.foreign._lock:
+            theirs = sorted(self.foreign.sessions)
+        if not theirs:
+            return
+        sid = r.choice(theirs)
+        for op, fn in (("GetCallStatus", self.stub.GetCallStatus),
+                       ("EndCall", self.stub.EndCall)):
+            request = (self.pb.GetCallStatusRequest if op == "GetCallStatus"
+                       else self.pb.EndCallRequest)(session_id=sid)
+            try:
+                fn(request, timeout=RPC_TIMEOUT)
+                self.problem("%s of another tenant's call %s answered OK" % (op, sid))
+            except grpc.RpcError as e:
+                err = self.P.voip_error(e)
+                if e.code() != grpc.StatusCode.NOT_FOUND or err is None or \
+                        self.P.errors_pb2.ErrorCode.Name(err.error_code) != "SESSION_NOT_FOUND":
+                    self.problem("%s of another tenant's call %s answered %s: %s"
+                                 % (op, sid, e.code(), e.details()))
+            self.answers["foreign %s NOT_FOUND" % op] += 1
 
     def _start(self, r, mine):
         req = self.pb.StartCallRequest(to=self.cpb.ContactPhoneNumber(number=r.choice(self.numbers)))
@@ -179,6 +218,7 @@ class Soak:
         try:
             for event in call:
                 self.full_events.append(event)
+                self._check_labels("SubscribeCallEvents", event.session)
         except grpc.RpcError as e:
             if e.code() != grpc.StatusCode.CANCELLED:
                 self.problem("the full subscriber ended with %s: %s" % (e.code(), e.details()))
@@ -195,7 +235,7 @@ class Soak:
             budget = r.randint(1, 200)
             try:
                 for event in call:
-                    if last is not None and event.sequence != last + 1:
+                    if last is not None and event.sequence <= last:
                         self.problem("a resumed subscriber got #%d after #%d"
                                      % (event.sequence, last))
                     last = event.sequence
@@ -231,6 +271,8 @@ class Soak:
             self._untrack(call)
             if events is None:
                 continue
+            for event in events:
+                self._check_labels("WatchCall", event.session)
             if not events or events[0].type != self.cpb.CALL_EVENT_TYPE_SNAPSHOT:
                 self.problem("WatchCall(%s) did not start with a snapshot" % sid)
             elif self.status_name(events[-1].session.status) not in TERMINAL:
@@ -269,7 +311,9 @@ class Soak:
             if t.is_alive():
                 self.problem("a client thread did not stop: %s" % t.name)
         self._end_everything()
-        last = max((s.last_sequence for s in self._final.values()), default=0)
+        # The full subscriber must have read everything the others saw.
+        last = max([s.last_sequence for s in self._final.values()]
+                   + [seen[-1] for seen in self.resumed if seen] + [0])
         poll(lambda: self.full_events and self.full_events[-1].sequence >= last,
              "the full subscriber to reach #%d" % last, timeout=30)
         full.cancel()
@@ -306,17 +350,24 @@ class Soak:
         per_call = collections.defaultdict(list)
         last = 0
         for event in self.full_events:
-            if event.sequence != last + 1:
+            # A tenant's stream skips other tenants' events: it only rises.
+            if event.sequence != last + 1 and not (self.labels and event.sequence > last):
                 self.problem("the full stream went from #%d to #%d" % (last, event.sequence))
             last = event.sequence
             per_call[event.session.session_id].append(event)
         for sid in sorted(self.sessions):
             self._check_call(sid, per_call.get(sid, []))
+        # A resumed subscriber saw a run of what the full subscriber saw, with
+        # nothing missing where it dropped and resumed.
+        order = [event.sequence for event in self.full_events]
+        index = {sequence: i for i, sequence in enumerate(order)}
         for seen in self.resumed:
-            for a, b in zip(seen, seen[1:]):
-                if b != a + 1:
-                    self.problem("a resuming subscriber went from #%d to #%d" % (a, b))
-                    break
+            if not seen:
+                continue
+            start = index.get(seen[0])
+            if start is None or order[start:start + len(seen)] != seen:
+                self.problem("a resuming subscriber's %d events (#%d..#%d) are not a run of "
+                             "the full stream" % (len(seen), seen[0], seen[-1]))
         return list(self.problems)
 
     def _check_call(self, sid, events):
@@ -355,3 +406,18 @@ class Soak:
             self.problem("%s: GetCallStatus says %s at #%d, the stream's last event %s at #%d"
                          % (sid, self.status_name(final.status), final.last_sequence,
                             status, events[-1].sequence))
+
+
+class _WithMetadata:
+    """A stub whose every call carries `metadata` (a tenant's bearer token)."""
+
+    def __init__(self, stub, metadata):
+        self._stub = stub
+        self._metadata = metadata
+
+    def __getattr__(self, name):
+        method = getattr(self._stub, name)
+
+        def call(request, **kwargs):
+            return method(request, metadata=self._metadata, **kwargs)
+        return call

@@ -8,9 +8,12 @@ Run (the env is set by ctest):
   VOIPD_BIN=build/daemon/voipd VOIPD_PROTO_DIR=proto \
     /usr/bin/python3 -m unittest discover -s tests/integration/python -p test_soak.py -v
 """
+import hashlib
 import os
+import secrets
 import signal
 import sys
+import threading
 import unittest
 
 import grpc
@@ -78,6 +81,53 @@ class SoakTest(unittest.TestCase):
             self.assertGreater(sum(len(s) for s in soak.resumed), 100, summary)
             self.assertNotIn("reload rejected", daemon.log())
             self.assertIn("reloaded", daemon.log())
+
+    def test_tenants_stay_apart_under_concurrent_clients(self):
+        """Two tenants' tokens soak the same daemon at once. Besides the
+        invariants, each must see only its own calls in every stream and
+        list, and the other's calls must be NOT_FOUND to it."""
+        tokens = {name: secrets.token_hex(16) for name in ("acme", "globex")}
+        config = CONFIG.format(state_dir="", log_level="info").replace("state_dir: \n", "")
+        config += "auth:\n  tokens:\n" + "".join(
+            "    - { name: %s, sha256: %s, scopes: [calls:read, calls:write],"
+            " labels: { tenant: %s } }\n" % (name, hashlib.sha256(token.encode()).hexdigest(), name)
+            for name, token in tokens.items())
+        with voipd_harness.Voipd(config_text=config) as daemon:
+            channel = grpc.insecure_channel(daemon.addr)
+            self.addCleanup(channel.close)
+            stub = P.voip_service_pb2_grpc.VoipServiceStub(channel)
+            soaks = {name: Soak(P, stub, NUMBERS, workers=4,
+                                start_errors={"INVALID_ARGUMENT/INVALID_NUMBER",
+                                              "UNAVAILABLE/NETWORK_ERROR"},
+                                metadata=[("authorization", "Bearer " + token)],
+                                labels={"tenant": name})
+                     for name, token in tokens.items()}
+            soaks["acme"].foreign, soaks["globex"].foreign = soaks["globex"], soaks["acme"]
+            failures = []
+
+            def run(soak):
+                try:
+                    soak.run(8)
+                except Exception as e:  # reported below, on the test's thread
+                    failures.append(repr(e))
+            threads = [threading.Thread(target=run, args=(soak,)) for soak in soaks.values()]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
+            self.assertEqual([], failures)
+            for name, soak in soaks.items():
+                problems = soak.check()
+                summary = "%s: seed %d, %d calls, %d events; answers: %s" % (
+                    name, soak.seed, len(soak.sessions), len(soak.full_events),
+                    dict(soak.answers))
+                print(summary, file=sys.stderr)
+                self.assertEqual([], problems[:20], summary)
+                self.assertGreater(len(soak.sessions), 100, summary)
+                for probe in ("foreign GetCallStatus NOT_FOUND", "foreign EndCall NOT_FOUND"):
+                    self.assertGreater(soak.answers[probe], 0, "no %r in %s" % (probe, summary))
+            self.assertNotIn(tokens["acme"], daemon.log())
+            self.assertNotIn(tokens["globex"], daemon.log())
 
 
 if __name__ == "__main__":
