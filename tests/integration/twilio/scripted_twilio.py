@@ -266,12 +266,13 @@ class ScriptedTwilio:
         finally:
             conn.close()
 
-    def status_callback(self, sid, status, seq=None, extra=None, **kw):
-        """Sends the call status callback Twilio would send for `sid`."""
+    def status_callback(self, sid, status, seq=None, extra=None, set_status=True, **kw):
+        """Sends the call status callback Twilio would send for `sid`
+        (set_status=False: the caller keeps the fake's state itself)."""
         req = self.call_requests[sid]
         url = req.value("StatusCallback")
         with self._cond:
-            if sid in self.calls:
+            if sid in self.calls and set_status:
                 self.calls[sid] = status  # Twilio reports what it has
         params = [("AccountSid", ACCOUNT_SID), ("ApiVersion", "2010-04-01"), ("CallSid", sid),
                   ("CallStatus", status), ("Direction", "outbound-api"),
