@@ -53,6 +53,7 @@ ALLOWED_ERRORS = {
     "Mute": {"FAILED_PRECONDITION/INVALID_STATE"},
     "GetCallStatus": set(),
     "ListCalls": set(),
+    "SimulateInboundCall": set(),
 }
 
 
@@ -61,7 +62,8 @@ class Soak:
     the StartCall answers (besides OK) those numbers may get."""
 
     def __init__(self, P, stub, numbers, start_errors=(), workers=6, seed=None,
-                 hold=True, live_per_worker=None, metadata=(), labels=None, foreign=None):
+                 hold=True, live_per_worker=None, metadata=(), labels=None, foreign=None,
+                 inbound_from=()):
         self.P = P
         self.pb = P.voip_service_pb2
         self.cpb = P.call_pb2
@@ -70,6 +72,9 @@ class Soak:
         # event stream has gaps where other tenants' events were.
         self.labels = dict(labels or {})
         self.foreign = foreign  # another Soak whose calls this one must not see
+        # Callers a simulator system rings in from (SimulateInboundCall); none:
+        # outbound calls only.
+        self.inbound_from = list(inbound_from)
         self.numbers = list(numbers)
         self.allowed_errors = dict(ALLOWED_ERRORS, StartCall=set(start_errors))
         self.workers = workers
@@ -132,7 +137,10 @@ class Soak:
         while not self._stop.is_set():
             op = r.random()
             if op < 0.3 or not mine:
-                self._start(r, mine)
+                if self.inbound_from and r.random() < 0.25:
+                    self._ring_in(r, mine)
+                else:
+                    self._start(r, mine)
                 continue
             sid = r.choice(mine)
             if op < 0.45:
@@ -194,6 +202,16 @@ class Soak:
                     self.problem("%s of another tenant's call %s answered %s: %s"
                                  % (op, sid, e.code(), e.details()))
             self.answers["foreign %s NOT_FOUND" % op] += 1
+
+    def _ring_in(self, r, mine):
+        session = self._answer("SimulateInboundCall", lambda: self.stub.SimulateInboundCall(
+            self.pb.SimulateInboundCallRequest(to="1001", **{"from": r.choice(self.inbound_from)}),
+            timeout=RPC_TIMEOUT))
+        if session is not None:
+            with self._lock:
+                self.sessions.add(session.session_id)
+            mine.append(session.session_id)
+            self._forget(mine)
 
     def _start(self, r, mine):
         req = self.pb.StartCallRequest(to=self.cpb.ContactPhoneNumber(number=r.choice(self.numbers)))

@@ -1,5 +1,5 @@
 """A randomized soak on the sandbox (tests/integration/harness/soak.py): eight
-clients start, end, hold, mute and query calls while subscribers drop and
+clients start (and ring in) calls, end, hold, mute and query them while subscribers drop and
 resume the event stream and WatchCall streams come and go, with a SIGHUP
 reload every second and the history in SQLite. Then every documented
 invariant is checked on what the clients saw. It asserts no timing.
@@ -45,6 +45,10 @@ events: {{ window: 200000, subscriber_max_lag: 200000 }}
 NUMBERS = ["+12015550100"] * 5 + ["+12015550101", "+12015550102", "+12015550103",
                                   "+12015550104", "+12015550105", "12345", "not a number"]
 
+# Callers the sandbox rings in from (SimulateInboundCall): answered then hung
+# up by the caller, never answered, and the caller giving up while ringing.
+INBOUND_FROM = ["+12015550111", "+12015550102", "+12015550104"]
+
 
 class SoakTest(unittest.TestCase):
 
@@ -59,7 +63,8 @@ class SoakTest(unittest.TestCase):
             stub = P.voip_service_pb2_grpc.VoipServiceStub(channel)
             soak = Soak(P, stub, NUMBERS, workers=8,
                         start_errors={"INVALID_ARGUMENT/INVALID_NUMBER",
-                                      "UNAVAILABLE/NETWORK_ERROR"})
+                                      "UNAVAILABLE/NETWORK_ERROR"},
+                        inbound_from=INBOUND_FROM)
 
             def reload():
                 levels.reverse()
@@ -74,7 +79,7 @@ class SoakTest(unittest.TestCase):
             self.assertEqual([], problems[:20], summary)
             # The run did what it is for: calls in every state, every kind of answer.
             self.assertGreater(len(soak.sessions), 200, summary)
-            for answer in ("Hold OK", "Mute OK", "EndCall OK",
+            for answer in ("Hold OK", "Mute OK", "EndCall OK", "SimulateInboundCall OK",
                            "StartCall INVALID_ARGUMENT/INVALID_NUMBER",
                            "StartCall UNAVAILABLE/NETWORK_ERROR", "Hold FAILED_PRECONDITION/INVALID_STATE"):
                 self.assertGreater(soak.answers[answer], 0, "no %r in %s" % (answer, summary))
