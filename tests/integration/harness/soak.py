@@ -67,7 +67,10 @@ class Soak:
         self.P = P
         self.pb = P.voip_service_pb2
         self.cpb = P.call_pb2
-        self.stub = _WithMetadata(stub, tuple(metadata)) if metadata else stub
+        self.metadata = tuple(metadata)
+        self.stub = _WithMetadata(stub, self.metadata) if metadata else stub
+        self._outage = False  # see crashed()
+        self.lost_in_crash = []  # see restarted()
         # A tenant's token: what it sees must carry these labels, and the
         # event stream has gaps where other tenants' events were.
         self.labels = dict(labels or {})
@@ -123,6 +126,8 @@ class Soak:
             key = "%s/%s" % (e.code().name,
                              self.P.errors_pb2.ErrorCode.Name(err.error_code) if err else "-")
             self.answers["%s %s" % (op, key)] += 1
+            if self._outage and e.code() == grpc.StatusCode.UNAVAILABLE:
+                return None
             if err is None:
                 self.problem("%s answered %s without a VoipError: %s" % (op, key, e.details()))
             elif key not in self.allowed_errors[op]:
@@ -238,7 +243,7 @@ class Soak:
                 self.full_events.append(event)
                 self._check_labels("SubscribeCallEvents", event.session)
         except grpc.RpcError as e:
-            if e.code() != grpc.StatusCode.CANCELLED:
+            if e.code() != grpc.StatusCode.CANCELLED and not self._outage:
                 self.problem("the full subscriber ended with %s: %s" % (e.code(), e.details()))
 
     def _resuming(self, index, seen):
@@ -262,7 +267,7 @@ class Soak:
                     if budget == 0:
                         break
             except grpc.RpcError as e:
-                if e.code() != grpc.StatusCode.CANCELLED:
+                if e.code() != grpc.StatusCode.CANCELLED and not self._outage:
                     self.problem("a resuming subscriber ended with %s: %s"
                                  % (e.code(), e.details()))
             call.cancel()
@@ -283,7 +288,7 @@ class Soak:
             try:
                 events = list(call)
             except grpc.RpcError as e:
-                if e.code() != grpc.StatusCode.CANCELLED:
+                if e.code() != grpc.StatusCode.CANCELLED and not self._outage:
                     self.problem("WatchCall(%s) ended with %s: %s" % (sid, e.code(), e.details()))
                 events = None
             self._untrack(call)
@@ -304,38 +309,83 @@ class Soak:
     def run(self, seconds, tick=None, resuming=3, watchers=2):
         """Runs the clients for `seconds`; `tick()` runs about once a second
         on this thread (e.g. to send SIGHUP). Then ends every call."""
-        full = self.stub.SubscribeCallEvents(
-            self.pb.SubscribeCallEventsRequest(after_sequence=0), timeout=seconds + 300)
-        reader = threading.Thread(target=self._read_all, args=(full,), daemon=True)
-        reader.start()
-        self.resumed = [[] for _ in range(resuming)]
-        threads = [threading.Thread(target=self._worker, args=(i,)) for i in range(self.workers)]
-        threads += [threading.Thread(target=self._resuming, args=(i, self.resumed[i]))
-                    for i in range(resuming)]
-        threads += [threading.Thread(target=self._watcher, args=(i,)) for i in range(watchers)]
-        for t in threads:
-            t.start()
+        self.start(resuming, watchers)
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
             if tick:
                 tick()
+        self.stop_clients()
+        self.finish()
+
+    def start(self, resuming=3, watchers=2):
+        """Starts the full subscriber and the client threads."""
+        self._follow(after_sequence=0)
+        self.resumed = [[] for _ in range(resuming)]
+        self._threads = [threading.Thread(target=self._worker, args=(i,))
+                         for i in range(self.workers)]
+        self._threads += [threading.Thread(target=self._resuming, args=(i, self.resumed[i]))
+                          for i in range(resuming)]
+        self._threads += [threading.Thread(target=self._watcher, args=(i,))
+                          for i in range(watchers)]
+        for t in self._threads:
+            t.start()
+
+    def _follow(self, after_sequence):
+        self._full = self.stub.SubscribeCallEvents(
+            self.pb.SubscribeCallEventsRequest(after_sequence=after_sequence), timeout=600)
+        self._reader = threading.Thread(target=self._read_all, args=(self._full,), daemon=True)
+        self._reader.start()
+
+    def stop_clients(self):
         with self._lock:
             self._stop.set()
             for call in self._open_calls:
                 call.cancel()
-        for t in threads:
+        for t in self._threads:
             t.join(RPC_TIMEOUT * 3)
             if t.is_alive():
                 self.problem("a client thread did not stop: %s" % t.name)
+
+    def crashed(self):
+        """The daemon was killed on purpose: from now on UNAVAILABLE answers
+        and a broken stream are expected, not problems. Call before the kill."""
+        self._outage = True
+
+    def restarted(self, stub):
+        """Goes on against the restarted daemon (same state_dir): the full
+        subscriber resumes after the last event it saw. A call whose StartCall
+        was answered but whose first event never reached a stream may be gone
+        (docs/history.md: StartCall answers before its first commit); one whose
+        event was seen must not be."""
+        self._reader.join(10)
+        self.stub = _WithMetadata(stub, self.metadata) if self.metadata else stub
+        self._outage = False
+        seen = {event.session.session_id for event in self.full_events}
+        for sid in sorted(self.sessions):
+            try:
+                self.stub.GetCallStatus(self.pb.GetCallStatusRequest(session_id=sid),
+                                        timeout=RPC_TIMEOUT)
+            except grpc.RpcError as e:
+                if e.code() != grpc.StatusCode.NOT_FOUND:
+                    raise
+                if sid in seen:
+                    self.problem("%s: a stream showed it before the crash, and after the "
+                                 "restart it is NOT_FOUND" % sid)
+                self.sessions.discard(sid)
+                self.lost_in_crash.append(sid)
+        self._follow(after_sequence=self.full_events[-1].sequence if self.full_events else 0)
+
+    def finish(self):
+        """Ends every call, then waits until the full subscriber has read
+        everything any client saw."""
         self._end_everything()
-        # The full subscriber must have read everything the others saw.
         last = max([s.last_sequence for s in self._final.values()]
                    + [seen[-1] for seen in self.resumed if seen] + [0])
         poll(lambda: self.full_events and self.full_events[-1].sequence >= last,
              "the full subscriber to reach #%d" % last, timeout=30)
-        full.cancel()
-        reader.join(10)
+        self._full.cancel()
+        self._reader.join(10)
 
     def _end_everything(self):
         def active():
