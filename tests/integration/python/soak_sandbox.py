@@ -6,7 +6,7 @@ invariant is checked on what the clients saw. It asserts no timing.
 
 Run (the env is set by ctest):
   VOIPD_BIN=build/daemon/voipd VOIPD_PROTO_DIR=proto \
-    /usr/bin/python3 -m unittest discover -s tests/integration/python -p test_soak.py -v
+    /usr/bin/python3 -m unittest discover -s tests/integration/python -p soak_sandbox.py -v
 """
 import hashlib
 import os

@@ -11,7 +11,7 @@ Twilio every call Twilio still had up.
 
 Run (the env is set by ctest):
   VOIPD_BIN=build/daemon/voipd VOIPD_PROTO_DIR=proto \
-    /usr/bin/python3 -m unittest discover -s tests/integration/twilio -p test_twilio_soak.py -v
+    /usr/bin/python3 -m unittest discover -s tests/integration/twilio -p soak_twilio.py -v
 """
 import random
 import re
