@@ -2,8 +2,10 @@
 mute and query calls while subscribers read, drop and resume the event
 stream, then every invariant the API documents is checked on what they saw.
 
-Used by the sandbox suite (integration_python) and the SIP suite against
-baresip. It asserts no timing: only what must hold whatever the interleaving:
+Used by the soak_*.py files of the python (sandbox), sip (baresip), twilio
+(a scripted far end) and history (kill -9 and restart) suites, which ctest
+runs alone (integration_<suite>_soak, RUN_SERIAL). It asserts no timing:
+only what must hold whatever the interleaving:
 
 - every RPC answers OK or a documented error that carries a VoipError, and
   each operation only fails in the ways its documentation allows;
@@ -18,10 +20,12 @@ baresip. It asserts no timing: only what must hold whatever the interleaving:
   carries the tenant's labels, and another tenant's calls (`foreign`) are
   NOT_FOUND to GetCallStatus and EndCall.
 
-The seed is fixed per run and printed with every problem, so a failure can be
-re-run with the same choices (the interleaving itself is the machine's).
+The seed is random per run and printed with the run's summary and every
+problem; VOIPD_SOAK_SEED=N re-runs with the same choices (the interleaving
+itself is the machine's).
 """
 import collections
+import os
 import random
 import threading
 import time
@@ -81,7 +85,9 @@ class Soak:
         self.numbers = list(numbers)
         self.allowed_errors = dict(ALLOWED_ERRORS, StartCall=set(start_errors))
         self.workers = workers
-        self.seed = seed if seed is not None else random.randrange(1 << 30)
+        if seed is None:
+            seed = int(os.environ.get("VOIPD_SOAK_SEED") or random.randrange(1 << 30))
+        self.seed = seed
         self.hold = hold
         # None: a worker forgets its older calls, which stay up until the end
         # (cheap on the sandbox). N: it ends its oldest call before it would
@@ -219,7 +225,8 @@ class Soak:
             self._forget(mine)
 
     def _start(self, r, mine):
-        req = self.pb.StartCallRequest(to=self.cpb.ContactPhoneNumber(number=r.choice(self.numbers)))
+        to = self.cpb.ContactPhoneNumber(number=r.choice(self.numbers))
+        req = self.pb.StartCallRequest(to=to)
         if r.random() < 0.5:
             req.request_id = "soak-%d-%d" % (self.seed, r.randrange(1 << 40))
         if r.random() < 0.3:

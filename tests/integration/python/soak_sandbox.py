@@ -81,7 +81,8 @@ class SoakTest(unittest.TestCase):
             self.assertGreater(len(soak.sessions), 200, summary)
             for answer in ("Hold OK", "Mute OK", "EndCall OK", "SimulateInboundCall OK",
                            "StartCall INVALID_ARGUMENT/INVALID_NUMBER",
-                           "StartCall UNAVAILABLE/NETWORK_ERROR", "Hold FAILED_PRECONDITION/INVALID_STATE"):
+                           "StartCall UNAVAILABLE/NETWORK_ERROR",
+                           "Hold FAILED_PRECONDITION/INVALID_STATE"):
                 self.assertGreater(soak.answers[answer], 0, "no %r in %s" % (answer, summary))
             self.assertGreater(sum(len(s) for s in soak.resumed), 100, summary)
             self.assertNotIn("reload rejected", daemon.log())
