@@ -101,10 +101,10 @@ absl::StatusOr<Principal> Authorizer::Reauthenticate(const std::optional<std::st
                                                      absl::string_view previous_name) const {
   TokenTable tokens = this->tokens();
   if (tokens->empty()) return Anonymous();
-  absl::StatusOr<Principal> now = sha256.has_value()
-                                      ? Lookup(*tokens, *sha256)
-                                      : absl::StatusOr<Principal>(absl::UnauthenticatedError(""));
-  if (now.ok()) return now;
+  if (sha256.has_value()) {
+    absl::StatusOr<Principal> now = Lookup(*tokens, *sha256);
+    if (now.ok()) return now;
+  }
   return UnauthenticatedError(
       previous_name == "anonymous"
           ? std::string("tokens were reloaded: a token is now required")

@@ -66,7 +66,7 @@ class Soak:
     the StartCall answers (besides OK) those numbers may get."""
 
     def __init__(self, P, stub, numbers, start_errors=(), workers=6, seed=None,
-                 hold=True, live_per_worker=None, metadata=(), labels=None, foreign=None,
+                 live_per_worker=None, metadata=(), labels=None, foreign=None,
                  inbound_from=()):
         self.P = P
         self.pb = P.voip_service_pb2
@@ -88,7 +88,6 @@ class Soak:
         if seed is None:
             seed = int(os.environ.get("VOIPD_SOAK_SEED") or random.randrange(1 << 30))
         self.seed = seed
-        self.hold = hold
         # None: a worker forgets its older calls, which stay up until the end
         # (cheap on the sandbox). N: it ends its oldest call before it would
         # hold more than N, so a real far end never has more than
@@ -157,7 +156,7 @@ class Soak:
             if op < 0.45:
                 self._answer("EndCall", lambda: self.stub.EndCall(
                     self.pb.EndCallRequest(session_id=sid), timeout=RPC_TIMEOUT))
-            elif op < 0.6 and self.hold:
+            elif op < 0.6:
                 self._answer("Hold", lambda: self.stub.Hold(
                     self.pb.HoldRequest(session_id=sid, hold=r.random() < 0.6),
                     timeout=RPC_TIMEOUT))

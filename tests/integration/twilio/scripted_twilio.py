@@ -24,6 +24,15 @@ AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
 
 _sid_counter = itertools.count(1)
 
+# The Call resource's statuses while the call is not over (the spec's
+# call_enum_status has no "initiated": that is only a callback event).
+UP = ("queued", "ringing", "in-progress")
+
+
+def _rank(status):
+    """Where a status is in a call's life: up statuses in order, then ended."""
+    return UP.index(status) if status in UP else len(UP)
+
 
 def new_sid(prefix):
     return "%s%032x" % (prefix, next(_sid_counter))
@@ -216,6 +225,31 @@ class ScriptedTwilio:
         with self._cond:
             self.calls[sid] = status
 
+    def advance(self, sid, status):
+        """The call moves to `status` at Twilio, as a callback reports it. A
+        call only moves forward: a late, stale or repeated callback neither
+        takes it back (in-progress to ringing) nor revives it once ended;
+        "initiated" is the resource's "queued"."""
+        status = "queued" if status == "initiated" else status
+        with self._cond:
+            current = self.calls.get(sid)
+            if current in UP and _rank(status) > _rank(current):
+                self.calls[sid] = status
+
+    def status_of(self, sid):
+        with self._cond:
+            return self.calls.get(sid)
+
+    def calls_up(self):
+        """The CallSids the fake still has up, sorted."""
+        with self._cond:
+            return sorted(sid for sid, status in self.calls.items() if status in UP)
+
+    def requests_since(self, index):
+        """(requests recorded from `index` on, the index after them)."""
+        with self._cond:
+            return self.requests[index:], len(self.requests)
+
     # ------------------------------------------------------------ inspection
     def wait_request(self, method, path_regex, pred=lambda r: True, timeout=10, after=0):
         """The first recorded request (index >= after) matching; waits for it."""
@@ -266,14 +300,11 @@ class ScriptedTwilio:
         finally:
             conn.close()
 
-    def status_callback(self, sid, status, seq=None, extra=None, set_status=True, **kw):
-        """Sends the call status callback Twilio would send for `sid`
-        (set_status=False: the caller keeps the fake's state itself)."""
+    def status_callback(self, sid, status, seq=None, extra=None, **kw):
+        """Sends the call status callback Twilio would send for `sid`."""
         req = self.call_requests[sid]
         url = req.value("StatusCallback")
-        with self._cond:
-            if sid in self.calls and set_status:
-                self.calls[sid] = status  # Twilio reports what it has
+        self.advance(sid, status)  # Twilio reports what it has
         params = [("AccountSid", ACCOUNT_SID), ("ApiVersion", "2010-04-01"), ("CallSid", sid),
                   ("CallStatus", status), ("Direction", "outbound-api"),
                   ("From", req.value("From") or ""), ("To", req.value("To") or ""),

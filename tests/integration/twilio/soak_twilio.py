@@ -20,12 +20,12 @@ import threading
 import time
 import unittest
 
+from scripted_twilio import UP
 from twilio_support import TO, P, TwilioDaemonTestCase  # puts the harness on sys.path
 from soak import Soak  # noqa: E402
 from call_stream import poll  # noqa: E402
 
 CALL_UPDATE = re.compile(r"/Calls/(CA[0-9a-f]{32})\.json$")
-UP = ("queued", "initiated", "ringing", "in-progress")
 
 
 class FarEnd:
@@ -67,19 +67,16 @@ class FarEnd:
 
     def _run(self):
         while not self._stop.is_set():
-            with self.twilio._cond:
-                new = self.twilio.requests[self.seen:]
-                self.seen = len(self.twilio.requests)
-                sids = [sid for sid in self.twilio.calls if sid not in self.calls]
-            for sid in sids:
-                self._plan(sid)
+            for sid in self.twilio.calls_up():
+                if sid not in self.calls:
+                    self._plan(sid)  # a call voipd just created
+            new, self.seen = self.twilio.requests_since(self.seen)
             for req in new:
                 match = CALL_UPDATE.search(req.path)
                 sid = match.group(1) if match else None
                 if req.method != "POST" or sid not in self.calls:
                     continue
-                with self.twilio._cond:
-                    now_status = self.twilio.calls.get(sid)
+                now_status = self.twilio.status_of(sid)
                 if now_status == req.value("Status"):
                     # voipd hung up over REST and the fake applied it (a
                     # cancel of an answered call it ignores, as Twilio does):
@@ -94,26 +91,30 @@ class FarEnd:
                     self._send(sid, call, status)
             time.sleep(0.002)
 
-    def _send(self, sid, call, status):
-        # The fake's state is Twilio's: a call voipd hung up (or that ended)
-        # makes no more progress, so its planned steps lapse.
-        with self.twilio._cond:
-            current = self.twilio.calls[sid]
-            final = status in ("completed", "canceled") and current == status
-            if current not in UP and not final:
-                return
-            if status != "join":
-                # The Call resource is "queued" while the initiated callback
-                # says "initiated" (the resource has no such status).
-                self.twilio.calls[sid] = "queued" if status == "initiated" else status
+    def _send(self, sid, call, step):
+        callback = step.startswith("callback:")
+        status = step[len("callback:"):] if callback else step
+        # A call voipd hung up (or that ended) makes no more progress: its
+        # planned steps lapse. One that ends meanwhile is kept ended by the
+        # fake itself (advance never revives an ended call).
+        current = self.twilio.status_of(sid)
+        if current not in UP and current != status:
+            return
+        if status != "join" and not callback:
+            # The call changes at Twilio now; its callback reaches voipd up
+            # to 30 ms later, as real ones do. voipd's requests meanwhile see
+            # the new status (a cancel meeting an answer, say).
+            self.twilio.advance(sid, status)
+            call["steps"].append((time.monotonic() + self.random.uniform(0, 0.03),
+                                  "callback:" + status))
+            return
         if status == "join":
             code, _ = self.twilio.conference_join(sid)
         else:
-            code, _ = self.twilio.status_callback(sid, status, call["seq"], set_status=False)
+            code, _ = self.twilio.status_callback(sid, status, call["seq"])
             call["seq"] += 1
             if self.random.random() < 0.1:  # Twilio retried: the same callback again
-                code, _ = self.twilio.status_callback(sid, status, call["seq"] - 1,
-                                                      set_status=False)
+                code, _ = self.twilio.status_callback(sid, status, call["seq"] - 1)
         self.answers[code] = self.answers.get(code, 0) + 1
         if code != 204:
             self.problems.append("the %s callback of %s answered %s" % (status, sid, code))
@@ -140,15 +141,13 @@ class TwilioSoakTest(TwilioDaemonTestCase):
             self.assertGreater(soak.answers[answer], 0, "no %r in %s" % (answer, summary))
         # Every call voipd knows as ended, Twilio must not still have up:
         # voipd hung up (REST) whatever was answered or ringing when it ended it.
-        def up():
-            with self.twilio._cond:
-                return sorted(sid for sid, status in self.twilio.calls.items() if status in UP)
+        up = self.twilio.calls_up
         try:
             poll(lambda: not up(), "Twilio to have no call up", timeout=10)
         except AssertionError:
             lines = []
             for sid in up()[:3]:
-                lines.append("%s is %s at Twilio; voipd asked:" % (sid, self.twilio.calls[sid]))
+                lines.append("%s is %s at Twilio; voipd asked:" % (sid, self.twilio.status_of(sid)))
                 lines += ["  %s %s %s" % (r.method, r.path, r.form)
                           for r in self.twilio.matching("POST", sid)]
             self.fail("calls still up at Twilio (%d):\n%s\n%s"
