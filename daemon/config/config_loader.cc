@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "adapters/api/registry.h"
 #include "adapters/api/tcp_listener.h"
+#include "daemon/config/yaml_nodes.h"
 #include "daemon/config/yaml_to_proto.h"
 #include "daemon/core/number_normalizer.h"
 #include "daemon/logging.h"
@@ -22,35 +23,6 @@ namespace {
 
 constexpr size_t kMaxEventWindow = 1000000;
 
-// "FILE:LINE: message" for the node a setting came from. Settings left at
-// their default have no node; then the message names only the file.
-absl::Status Invalid(const std::string& source, const YAML::Node& node,
-                     const std::string& message) {
-  std::string where = absl::StrCat(source, ": ");
-  try {
-    if (node.IsDefined()) where = Where(source, node);
-  } catch (const YAML::Exception&) {
-  }
-  return absl::InvalidArgumentError(absl::StrCat(where, message));
-}
-
-// node[key] without yaml-cpp's exceptions for missing parents.
-YAML::Node Child(const YAML::Node& node, const std::string& key) {
-  try {
-    if (node.IsDefined() && node.IsMap()) return node[key];
-  } catch (const YAML::Exception&) {
-  }
-  return YAML::Node(YAML::NodeType::Undefined);
-}
-
-YAML::Node Item(const YAML::Node& node, size_t i) {
-  try {
-    if (node.IsDefined() && node.IsSequence() && i < node.size()) return node[i];
-  } catch (const YAML::Exception&) {
-  }
-  return YAML::Node(YAML::NodeType::Undefined);
-}
-
 // Parses "5s", "1h", "24h" (absl::ParseDuration); empty keeps `fallback`.
 absl::Status ParseDurationField(const std::string& text, const std::string& source,
                                 const YAML::Node& node, const std::string& field,
@@ -58,8 +30,9 @@ absl::Status ParseDurationField(const std::string& text, const std::string& sour
   if (text.empty()) return absl::OkStatus();
   absl::Duration d;
   if (!absl::ParseDuration(text, &d) || d <= absl::ZeroDuration()) {
-    return Invalid(source, node, absl::StrCat(field, ": '", text,
-                                        "' is not a positive duration such as 5s, 10m, 24h"));
+    return InvalidSetting(
+        source, node,
+        absl::StrCat(field, ": '", text, "' is not a positive duration such as 5s, 10m, 24h"));
   }
   *out = d;
   return absl::OkStatus();
@@ -83,16 +56,17 @@ absl::Status LoadHistorySettings(const voip::config::v1::HistoryConfig& history,
     } else if (absl::ParseDuration(retention, &d) && d > absl::ZeroDuration()) {
       out->retention = d;
     } else {
-      return Invalid(source, Child(node, "retention"),
-                     absl::StrCat("history.retention: '", retention,
-                                  "' is not a duration such as 90d, 720h, or 0 (keep forever)"));
+      return InvalidSetting(
+          source, Child(node, "retention"),
+          absl::StrCat("history.retention: '", retention,
+                       "' is not a duration such as 90d, 720h, or 0 (keep forever)"));
     }
   }
   if (!history.synchronous().empty()) {
     if (history.synchronous() != "full" && history.synchronous() != "normal") {
-      return Invalid(source, Child(node, "synchronous"),
-                     absl::StrCat("history.synchronous: '", history.synchronous(),
-                                  "' is not full or normal"));
+      return InvalidSetting(
+          source, Child(node, "synchronous"),
+          absl::StrCat("history.synchronous: '", history.synchronous(), "' is not full or normal"));
     }
     out->synchronous_full = history.synchronous() == "full";
   }
@@ -141,7 +115,7 @@ absl::StatusOr<SystemConfig> LoadSystem(const std::string& name, const YAML::Nod
     // point at that key's line when it was given.
     const std::string message(s.message());
     YAML::Node at = Child(node, message.substr(0, message.find(':')));
-    return Invalid(source, at.IsDefined() ? at : node, absl::StrCat(path, ".", message));
+    return InvalidSetting(source, at.IsDefined() ? at : node, absl::StrCat(path, ".", message));
   }
   system.fingerprint = Fingerprint(system.type, *config);
   system.config = std::move(config);
@@ -159,8 +133,8 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
         absl::StrCat(source, ":", e.mark.line + 1, ": not valid YAML: ", e.msg));
   }
   if (!root.IsMap()) {
-    return Invalid(source, root,
-                   "expected a YAML mapping of settings (see config/voipd.example.yaml)");
+    return InvalidSetting(source, root,
+                          "expected a YAML mapping of settings (see config/voipd.example.yaml)");
   }
 
   voip::config::v1::DaemonConfig proto;
@@ -171,8 +145,9 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
 
   const YAML::Node systems = root["systems"];
   if (!systems || systems.IsNull() || (systems.IsMap() && systems.size() == 0)) {
-    return Invalid(source, systems, "systems: at least one system is required, e.g. "
-                                    "`systems: { sandbox: { type: sandbox } }`");
+    return InvalidSetting(source, systems,
+                          "systems: at least one system is required, e.g. "
+                          "`systems: { sandbox: { type: sandbox } }`");
   }
   if (!systems.IsMap()) {
     return absl::InvalidArgumentError(
@@ -183,7 +158,7 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
     const std::string name = kv.first.Scalar();
     // yaml-cpp keeps duplicate keys; a silently shadowed system is a trap.
     if (!seen.insert(name).second) {
-      return Invalid(source, kv.first, absl::StrCat("systems.", name, ": defined twice"));
+      return InvalidSetting(source, kv.first, absl::StrCat("systems.", name, ": defined twice"));
     }
     if (name.empty() || name.size() > 64 ||
         !std::all_of(name.begin(), name.end(), [](char c) {
@@ -209,19 +184,21 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
   for (size_t i = 0; i < settings.listen.size(); ++i) {
     const std::string field = absl::StrCat("listen[", i, "]");
     if (settings.listen[i].empty()) {
-      return Invalid(source, Item(Child(root, "listen"), i), absl::StrCat(field, ": is empty"));
+      return InvalidSetting(source, Item(Child(root, "listen"), i),
+                            absl::StrCat(field, ": is empty"));
     }
     if (absl::Status s = adapters::CheckListenAddress(settings.listen[i], /*allow_unix=*/true);
         !s.ok()) {
-      return Invalid(source, Item(Child(root, "listen"), i),
-                     absl::StrCat(field, ": ", s.message()));
+      return InvalidSetting(source, Item(Child(root, "listen"), i),
+                            absl::StrCat(field, ": ", s.message()));
     }
   }
 
   settings.default_region = proto.default_region().empty() ? "US" : proto.default_region();
   if (!IsKnownRegion(settings.default_region)) {
-    return Invalid(source, Child(root, "default_region"), absl::StrCat("default_region: '", settings.default_region,
-                                        "' is not an ISO 3166 region such as US or GB"));
+    return InvalidSetting(source, Child(root, "default_region"),
+                          absl::StrCat("default_region: '", settings.default_region,
+                                       "' is not an ISO 3166 region such as US or GB"));
   }
 
   settings.default_system = proto.default_system();
@@ -229,8 +206,9 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
     settings.default_system = settings.systems.front().name;
   }
   if (!settings.default_system.empty() && !configured(settings.default_system)) {
-    return Invalid(source, Child(root, "default_system"), absl::StrCat("default_system: '", settings.default_system,
-                                        "' is not one of the configured systems"));
+    return InvalidSetting(source, Child(root, "default_system"),
+                          absl::StrCat("default_system: '", settings.default_system,
+                                       "' is not one of the configured systems"));
   }
 
   for (int i = 0; i < proto.routes_size(); ++i) {
@@ -238,37 +216,41 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
     const std::string field = absl::StrCat("routes[", i, "]");
     const YAML::Node rule = Item(Child(root, "routes"), i);
     if (r.prefix().empty() == r.country().empty()) {
-      return Invalid(source, rule, absl::StrCat(field, ": give exactly one of `prefix` or `country`"));
+      return InvalidSetting(source, rule,
+                            absl::StrCat(field, ": give exactly one of `prefix` or `country`"));
     }
     if (!r.prefix().empty() &&
         (r.prefix()[0] != '+' || r.prefix().size() < 2 ||
          !std::all_of(r.prefix().begin() + 1, r.prefix().end(),
                       [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); }))) {
-      return Invalid(source, Child(rule, "prefix"), absl::StrCat(field, ".prefix: '", r.prefix(),
-                                          "' must be '+' and digits, e.g. +44"));
+      return InvalidSetting(
+          source, Child(rule, "prefix"),
+          absl::StrCat(field, ".prefix: '", r.prefix(), "' must be '+' and digits, e.g. +44"));
     }
     if (!r.country().empty() && !IsKnownRegion(r.country())) {
-      return Invalid(source, Child(rule, "country"), absl::StrCat(field, ".country: '", r.country(),
-                                          "' is not an ISO 3166 region such as GB"));
+      return InvalidSetting(source, Child(rule, "country"),
+                            absl::StrCat(field, ".country: '", r.country(),
+                                         "' is not an ISO 3166 region such as GB"));
     }
     if (!configured(r.system())) {
-      return Invalid(source, Child(rule, "system"), absl::StrCat(field, ".system: '", r.system(),
-                                          "' is not one of the configured systems"));
+      return InvalidSetting(
+          source, Child(rule, "system"),
+          absl::StrCat(field, ".system: '", r.system(), "' is not one of the configured systems"));
     }
     settings.routes.push_back(RouteRule{r.prefix(), r.country(), r.system()});
   }
 
   if (proto.events().window() > 0) settings.event_window = proto.events().window();
   if (settings.event_window > kMaxEventWindow) {
-    return Invalid(source, Child(Child(root, "events"), "window"),
-                   absl::StrCat("events.window: at most ", kMaxEventWindow));
+    return InvalidSetting(source, Child(Child(root, "events"), "window"),
+                          absl::StrCat("events.window: at most ", kMaxEventWindow));
   }
   settings.subscriber_max_lag = proto.events().subscriber_max_lag() > 0
                                     ? proto.events().subscriber_max_lag()
                                     : std::min<uint64_t>(4096, settings.event_window);
   if (settings.subscriber_max_lag > settings.event_window) {
-    return Invalid(source, Child(Child(root, "events"), "subscriber_max_lag"),
-                   "events.subscriber_max_lag: must not exceed events.window");
+    return InvalidSetting(source, Child(Child(root, "events"), "subscriber_max_lag"),
+                          "events.subscriber_max_lag: must not exceed events.window");
   }
 
   const auto& calls = proto.calls();
@@ -303,17 +285,18 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
   if (!proto.log_level().empty()) {
     LogLevel level;
     if (!ParseLogLevel(proto.log_level(), &level)) {
-      return Invalid(source, Child(root, "log_level"), absl::StrCat("log_level: '", proto.log_level(),
-                                          "' is not one of error, warn, info, debug"));
+      return InvalidSetting(source, Child(root, "log_level"),
+                            absl::StrCat("log_level: '", proto.log_level(),
+                                         "' is not one of error, warn, info, debug"));
     }
     settings.log_level = proto.log_level();
   }
   if (!proto.log_format().empty()) {
     LogFormat format;
     if (!ParseLogFormat(proto.log_format(), &format)) {
-      return Invalid(source, Child(root, "log_format"),
-                     absl::StrCat("log_format: '", proto.log_format(),
-                                  "' is not text, json, journal or auto"));
+      return InvalidSetting(source, Child(root, "log_format"),
+                            absl::StrCat("log_format: '", proto.log_format(),
+                                         "' is not text, json, journal or auto"));
     }
     settings.log_format = proto.log_format();
   }
@@ -323,8 +306,8 @@ absl::StatusOr<DaemonSettings> LoadConfigText(const std::string& text, const std
     if (absl::StatusOr<boost::asio::ip::tcp::endpoint> parsed =
             adapters::ParseIpListen(settings.metrics_listen, "metrics.listen");
         !parsed.ok()) {
-      return Invalid(source, Child(Child(root, "metrics"), "listen"),
-                     std::string(parsed.status().message()));
+      return InvalidSetting(source, Child(Child(root, "metrics"), "listen"),
+                            std::string(parsed.status().message()));
     }
   }
   settings.state_dir = proto.state_dir();

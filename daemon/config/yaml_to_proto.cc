@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "daemon/config/yaml_nodes.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
 
@@ -133,12 +134,6 @@ absl::Status SetField(const YAML::Node& node, const YamlSource& src, const std::
 }
 
 }  // namespace
-
-std::string Where(const std::string& file, const YAML::Node& node) {
-  const YAML::Mark mark = node.Mark();
-  if (mark.line < 0) return absl::StrCat(file, ": ");
-  return absl::StrCat(file, ":", mark.line + 1, ": ");
-}
 
 absl::Status YamlToProto(const YAML::Node& node, const YamlSource& source, Message* message,
                          const std::set<std::string>& ignore) {

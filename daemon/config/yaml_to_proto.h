@@ -24,7 +24,4 @@ absl::Status YamlToProto(const YAML::Node& node, const YamlSource& source,
                          google::protobuf::Message* message,
                          const std::set<std::string>& ignore = {});
 
-// "FILE:LINE: " for a node (1-based line), or "FILE: " when unknown.
-std::string Where(const std::string& file, const YAML::Node& node);
-
 }  // namespace voipd

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/config/secret_file_reader.h"
+#include "daemon/config/yaml_nodes.h"
 #include "daemon/config/yaml_to_proto.h"
 #include "daemon/security/listener_policy.h"
 #include "daemon/security/scopes.h"
@@ -19,61 +20,39 @@
 namespace voipd {
 namespace {
 
-YAML::Node Child(const YAML::Node& node, const std::string& key) {
-  try {
-    if (node.IsDefined() && node.IsMap()) return node[key];
-  } catch (const YAML::Exception&) {
-  }
-  return YAML::Node(YAML::NodeType::Undefined);
-}
-
-YAML::Node Item(const YAML::Node& node, size_t i) {
-  try {
-    if (node.IsDefined() && node.IsSequence() && i < node.size()) return node[i];
-  } catch (const YAML::Exception&) {
-  }
-  return YAML::Node(YAML::NodeType::Undefined);
-}
-
-absl::Status Invalid(const std::string& source, const YAML::Node& node, const std::string& msg) {
-  std::string where = absl::StrCat(source, ": ");
-  try {
-    if (node.IsDefined()) where = Where(source, node);
-  } catch (const YAML::Exception&) {
-  }
-  return absl::InvalidArgumentError(absl::StrCat(where, msg));
-}
-
 // Validates one token. Messages name the token and field but never echo the
 // hash: hashes of short tokens can be brute-forced, so they stay out of logs.
 absl::Status LoadToken(const voip::config::v1::TokenConfig& in, const std::string& field,
                        const std::string& source, const YAML::Node& node,
                        std::set<std::string>* names, TokenSpec* out) {
   if (in.name().empty() || in.name().size() > 64) {
-    return Invalid(source, Child(node, "name"), absl::StrCat(field, ".name: 1-64 characters"));
+    return InvalidSetting(source, Child(node, "name"),
+                          absl::StrCat(field, ".name: 1-64 characters"));
   }
   if (!names->insert(in.name()).second) {
-    return Invalid(source, Child(node, "name"),
-                   absl::StrCat(field, ".name: '", in.name(), "' is used twice"));
+    return InvalidSetting(source, Child(node, "name"),
+                          absl::StrCat(field, ".name: '", in.name(), "' is used twice"));
   }
   std::optional<std::string> hash = DecodeSha256Hex(in.sha256());
   if (!hash.has_value()) {
-    return Invalid(source, Child(node, "sha256"),
-                   absl::StrCat(field, ".sha256: must be the 64 hex digits of the token's "
+    return InvalidSetting(source, Child(node, "sha256"),
+                          absl::StrCat(field,
+                                       ".sha256: must be the 64 hex digits of the token's "
                                        "SHA-256 (printf %s \"$TOKEN\" | sha256sum)"));
   }
   out->name = in.name();
   out->sha256 = *std::move(hash);
   if (in.scopes().empty()) {
-    return Invalid(source, node,
-                   absl::StrCat(field, ".scopes: at least one of calls:read, calls:write, admin"));
+    return InvalidSetting(
+        source, node,
+        absl::StrCat(field, ".scopes: at least one of calls:read, calls:write, admin"));
   }
   for (int i = 0; i < in.scopes_size(); ++i) {
     std::optional<Scope> scope = ParseScope(in.scopes(i));
     if (!scope.has_value()) {
-      return Invalid(source, Item(Child(node, "scopes"), i),
-                     absl::StrCat(field, ".scopes[", i, "]: '", in.scopes(i),
-                                  "' is not one of calls:read, calls:write, admin"));
+      return InvalidSetting(source, Item(Child(node, "scopes"), i),
+                            absl::StrCat(field, ".scopes[", i, "]: '", in.scopes(i),
+                                         "' is not one of calls:read, calls:write, admin"));
     }
     out->scopes |= *scope;
   }
@@ -102,8 +81,8 @@ absl::Status LoadTokens(const voip::config::v1::AuthConfig& auth, const YAML::No
   const std::string path = ResolveCredentialPath(auth.token_file());
   absl::StatusOr<std::string> text = SecretFileReader().ReadSecretFile(path);
   if (!text.ok()) {
-    return Invalid(source, Child(auth_node, "token_file"),
-                   absl::StrCat("auth.token_file: ", text.status().message()));
+    return InvalidSetting(source, Child(auth_node, "token_file"),
+                          absl::StrCat("auth.token_file: ", text.status().message()));
   }
   YAML::Node root;
   try {
@@ -133,8 +112,8 @@ absl::Status LoadTokens(const voip::config::v1::AuthConfig& auth, const YAML::No
 absl::Status CheckReadable(const std::string& path, const std::string& source,
                            const YAML::Node& node, const std::string& field) {
   if (access(path.c_str(), R_OK) != 0) {
-    return Invalid(source, node,
-                   absl::StrCat(field, ": cannot read '", path, "': ", std::strerror(errno)));
+    return InvalidSetting(
+        source, node, absl::StrCat(field, ": cannot read '", path, "': ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }
@@ -142,12 +121,12 @@ absl::Status CheckReadable(const std::string& path, const std::string& source,
 absl::Status LoadTls(const voip::config::v1::TlsConfig& tls, const YAML::Node& node,
                      const std::string& source, TlsSettings* out) {
   if (tls.cert_file().empty() != tls.key_file().empty()) {
-    return Invalid(source, node, "tls: give both cert_file and key_file");
+    return InvalidSetting(source, node, "tls: give both cert_file and key_file");
   }
   if (tls.cert_file().empty()) {
     if (!tls.client_ca_file().empty()) {
-      return Invalid(source, Child(node, "client_ca_file"),
-                     "tls.client_ca_file: needs tls.cert_file and tls.key_file");
+      return InvalidSetting(source, Child(node, "client_ca_file"),
+                            "tls.client_ca_file: needs tls.cert_file and tls.key_file");
     }
     return absl::OkStatus();
   }
@@ -174,8 +153,8 @@ absl::Status LoadTls(const voip::config::v1::TlsConfig& tls, const YAML::Node& n
   if (!tls.refresh_interval().empty()) {
     absl::Duration d;
     if (!absl::ParseDuration(tls.refresh_interval(), &d) || d < absl::Seconds(1)) {
-      return Invalid(source, Child(node, "refresh_interval"),
-                     "tls.refresh_interval: a duration of at least 1s, e.g. 60s");
+      return InvalidSetting(source, Child(node, "refresh_interval"),
+                            "tls.refresh_interval: a duration of at least 1s, e.g. 60s");
     }
     out->refresh_interval = d;
   }
@@ -189,15 +168,16 @@ absl::Status LoadUnixSocket(const voip::config::v1::UnixSocketConfig& unix_socke
     int mode = 0;
     if (!absl::numbers_internal::safe_strtoi_base(unix_socket.mode(), &mode, 8) || mode < 0 ||
         mode > 0777) {
-      return Invalid(source, Child(node, "mode"),
-                     "unix_socket.mode: an octal file mode such as \"0660\"");
+      return InvalidSetting(source, Child(node, "mode"),
+                            "unix_socket.mode: an octal file mode such as \"0660\"");
     }
     out->mode = mode;
   }
   if (!unix_socket.group().empty()) {
     if (getgrnam(unix_socket.group().c_str()) == nullptr) {
-      return Invalid(source, Child(node, "group"),
-                     absl::StrCat("unix_socket.group: no group '", unix_socket.group(), "'"));
+      return InvalidSetting(
+          source, Child(node, "group"),
+          absl::StrCat("unix_socket.group: no group '", unix_socket.group(), "'"));
     }
     out->group = unix_socket.group();
   }
@@ -235,11 +215,12 @@ absl::Status LoadSecuritySettings(const voip::config::v1::DaemonConfig& proto,
   settings.allow_insecure = proto.allow_insecure();
   if (proto.max_request_bytes() > 0) settings.max_request_bytes = proto.max_request_bytes();
   if (settings.max_request_bytes < 1024 || settings.max_request_bytes > 16 * 1024 * 1024) {
-    return Invalid(source, Child(root, "max_request_bytes"),
-                   "max_request_bytes: between 1024 and 16777216");
+    return InvalidSetting(source, Child(root, "max_request_bytes"),
+                          "max_request_bytes: between 1024 and 16777216");
   }
   absl::Status exposed = CheckListenerExposure(listen, settings, "listen");
-  if (!exposed.ok()) return Invalid(source, Child(root, "listen"), std::string(exposed.message()));
+  if (!exposed.ok())
+    return InvalidSetting(source, Child(root, "listen"), std::string(exposed.message()));
   *out = std::move(settings);
   return absl::OkStatus();
 }
