@@ -109,8 +109,9 @@ class Daemon:
     """One voipd run: the harness process plus a channel and stubs."""
 
     def __init__(self, state_dir, config_text, cmd_prefix=(), extra_args=()):
-        self.v = voipd_harness.Voipd(config_text=config_text,
-                                     extra_args=["--state-dir", state_dir] + list(extra_args),
+        # state_dir None: no --state-dir flag (the config or $STATE_DIRECTORY decides).
+        flag = ["--state-dir", state_dir] if state_dir is not None else []
+        self.v = voipd_harness.Voipd(config_text=config_text, extra_args=flag + list(extra_args),
                                      cmd_prefix=cmd_prefix)
         self.channel = None
         self.stub = None

@@ -4,12 +4,13 @@ import os
 import signal
 import subprocess
 import uuid
+from unittest import mock
 
 import grpc
 
 from history_common import (ANSWERS, BUSY, NETWORK_FAILURE, NO_ANSWER, PROVIDER_FAILURE,
-                            REMOTE_HANGUP, TERMINAL, HistoryTestCase, cpb, code_name, config,
-                            describe, pb, poll, source_name, status_name)
+                            REMOTE_HANGUP, TERMINAL, Daemon, HistoryTestCase, cpb, code_name,
+                            config, describe, pb, poll, source_name, status_name)
 
 ACTIVE_CALLS = 200
 
@@ -198,6 +199,111 @@ class GracefulRestartTest(HistoryTestCase):
         self.assertEqual(walk[:len(big)], big, "gaps or reordering across pages")
         self.assertTrue(set(walk[len(big):]) <= set(created), walk)
         self.assertEqual(listed(), big + created)
+        self.assertEqual(d2.stop(), 0, d2.log()[-3000:])
+
+
+class ShutdownLeavesCallsTest(HistoryTestCase):
+    """shutdown.end_active_calls: false (README, Configuration and Signals):
+    SIGTERM leaves the live calls alone; the next start ends each of them
+    exactly once with DAEMON_RESTART, since the sandbox cannot re-adopt a
+    call (docs/history.md, Restart recovery)."""
+
+    def test_sigterm_leaves_calls_and_the_restart_ends_each_once(self):
+        # The ring timeout must not end the ringing call before the restart.
+        cfg = config("shutdown: { end_active_calls: false }\n",
+                     sandbox_extra=", default_ring_timeout_seconds: 900")
+        d1 = self.daemon(cfg)
+        sub = d1.subscribe(after_sequence=0)
+        labels = {"t": self.tag}
+        talking = d1.start_call(ANSWERS, labels=labels).session_id
+        ringing = d1.start_call(NO_ANSWER, labels=labels).session_id
+        sub.wait_status(talking, cpb.CALL_STATUS_CONNECTED)
+        sub.wait_status(ringing, cpb.CALL_STATUS_RINGING)
+        d1.v.signal(signal.SIGTERM)
+        self.assertEqual(d1.v.wait(timeout=30), 0, d1.log()[-3000:])
+        # The stream ends as on every stop, without a terminal event.
+        self.assertEqual(sub.wait_done(), grpc.StatusCode.UNAVAILABLE, sub.details)
+        before = sub.snapshot()
+        self.assertFalse([e for e in before if e.session.status in TERMINAL],
+                         "SIGTERM ended calls despite end_active_calls: false:\n"
+                         + describe(before))
+        last_seen = before[-1].sequence
+        d1.channel.close()
+
+        left = {talking, ringing}
+        d2 = self.daemon(cfg)
+        resumed = d2.subscribe(after_sequence=last_seen)
+        for sid in left:
+            resumed.wait_terminal(sid)
+        fresh = d2.start_call(BUSY, labels=labels).session_id
+        resumed.wait_terminal(fresh)
+        events = resumed.snapshot()
+        old = [e for e in events if e.session.session_id in left]
+        self.assertEqual(sorted(e.session.session_id for e in old), sorted(left),
+                         "exactly one event per call left by SIGTERM:\n" + describe(events))
+        self.assertEqual(sorted(e.sequence for e in old), [last_seen + 1, last_seen + 2],
+                         "the recovery events come first:\n" + describe(events))
+        for e in old:
+            s = e.session
+            self.assertEqual(status_name(s.status), "CALL_STATUS_DISCONNECTED", str(e))
+            self.assertEqual(code_name(s.end_reason.error_code), "DAEMON_RESTART", str(e))
+            self.assertEqual(source_name(s.end_reason.source), "HANGUP_SOURCE_SYSTEM", str(e))
+            self.assertEqual(d2.get(s.session_id), s, "GetCallStatus disagrees with the event")
+        self.assertEqual(d2.stop(), 0, d2.log()[-3000:])
+
+        # Ended for good: a further restart has nothing to recover.
+        d3 = self.daemon(cfg)
+        replay = d3.subscribe(after_sequence=last_seen)
+        probe = d3.start_call(BUSY, labels=labels).session_id
+        replay.wait_terminal(probe)
+        again = [e for e in replay.snapshot() if e.session.session_id in left]
+        self.assertEqual(sorted(e.sequence for e in again), [last_seen + 1, last_seen + 2],
+                         "a call left by SIGTERM ended more than once:\n"
+                         + describe(replay.snapshot()))
+        for sid in left:
+            self.assertEqual(code_name(d3.get(sid).end_reason.error_code), "DAEMON_RESTART")
+        self.assertEqual(d3.stop(), 0, d3.log()[-3000:])
+
+
+class StateDirectoryEnvTest(HistoryTestCase):
+    """Without --state-dir and without state_dir in the config, history goes
+    to $STATE_DIRECTORY/voipd.db, as systemd's StateDirectory= sets it: the
+    first of its colon-separated paths (daemon/main.cc; README, `state_dir`;
+    docs/history.md, Where it lives)."""
+
+    def test_history_goes_to_state_directory_and_survives_a_restart(self):
+        first = os.path.join(self.tmp, "first")
+        second = os.path.join(self.tmp, "second")
+        os.mkdir(first)
+        os.mkdir(second)
+        env = {"STATE_DIRECTORY": first + ":" + second}
+
+        def start():
+            d = Daemon(None, config())  # no --state-dir flag
+            self.addCleanup(d.cleanup)
+            with mock.patch.dict(os.environ, env):  # the harness starts voipd with os.environ
+                d.start()
+            return d
+
+        d1 = start()
+        self.assertTrue(os.path.exists(os.path.join(first, "voipd.db")),
+                        "no voipd.db in $STATE_DIRECTORY's first path: %s\n%s"
+                        % (os.listdir(first), d1.log()[-3000:]))
+        self.assertEqual(os.listdir(second), [])
+        self.assertNotIn("kept in memory only", d1.log())
+        labels = {"t": self.tag}
+        busy = d1.start_call(BUSY, labels=labels).session_id
+        answered = d1.start_call(ANSWERS, labels=labels).session_id
+        d1.wait_call_status(answered, {cpb.CALL_STATUS_CONNECTED})
+        d1.end(answered)
+        before = {sid: d1.wait_call_status(sid, TERMINAL) for sid in (busy, answered)}
+        self.assertEqual(d1.stop(), 0, d1.log()[-3000:])
+
+        d2 = start()
+        for sid, call in before.items():
+            self.assertTerminalSame(call, d2.get(sid))
+        listed, _ = d2.list_all(labels=labels)
+        self.assertEqual([c.session_id for c in listed], [busy, answered])
         self.assertEqual(d2.stop(), 0, d2.log()[-3000:])
 
 

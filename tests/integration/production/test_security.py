@@ -6,17 +6,37 @@ Tokens are generated per run and only their SHA-256 goes into the config;
 certificates come from a throwaway CA made with the openssl CLI."""
 import json
 import os
+import re
 import shutil
 import signal
 import stat
 import subprocess
 import unittest
+import urllib.request
 
 import grpc
 
 from prod_common import (RPC_TIMEOUT, TERMINAL, WAIT, Pki, auth, base_config, cpb, epb, new_token,
                          pb, start_call, stub, token_yaml, voip_error, voipd_harness, wait_for,
                          wait_terminal)
+
+
+def scrape(daemon):
+    """The daemon's Prometheus text (metrics.listen; its address is in the ready file)."""
+    with urllib.request.urlopen("http://%s/metrics" % daemon.ready["metrics"], timeout=10) as r:
+        return r.read().decode()
+
+
+def counter(text, name, **labels):
+    """The sum of the samples of `name` whose labels include `labels`; 0 when
+    there is none yet (a counter that never counted)."""
+    want = {'%s="%s"' % kv for kv in labels.items()}
+    total = 0.0
+    for line in text.splitlines():
+        m = re.match(r"^([a-z_]+)(?:\{(.*)\})? (\S+)$", line)
+        if m and m.group(1) == name and want <= set((m.group(2) or "").split(",")):
+            total += float(m.group(3))
+    return total
 
 
 class TokenTest(unittest.TestCase):
@@ -100,6 +120,50 @@ class TokenTest(unittest.TestCase):
         self.assertIn("lacks scope calls:write", log)
         for secret in (self.reader, self.writer, self.admin):
             self.assertNotIn(secret, log)
+
+    def test_hold_and_mute_need_calls_write_and_simulate_inbound_needs_admin(self):
+        # README, Tokens: Hold and Mute are calls:write; SimulateInboundCall
+        # is admin only (no other scope lists it).
+        call = start_call(self.stub, self.writer)
+        sid = call.session_id
+        wait_for(lambda: self.stub.GetCallStatus(pb.GetCallStatusRequest(session_id=sid),
+                                                 metadata=auth(self.reader), timeout=RPC_TIMEOUT)
+                 .status == cpb.CALL_STATUS_CONNECTED, "the call to connect")
+        hold = lambda token: self.stub.Hold(pb.HoldRequest(session_id=sid, hold=True),  # noqa: E731
+                                            metadata=auth(token), timeout=RPC_TIMEOUT)
+        mute = lambda token: self.stub.Mute(pb.MuteRequest(session_id=sid, mute=True),  # noqa: E731
+                                            metadata=auth(token), timeout=RPC_TIMEOUT)
+        for name, rpc in (("Hold", hold), ("Mute", mute)):
+            with self.subTest(rpc=name):
+                e = self.assertCode(lambda: rpc(self.reader), grpc.StatusCode.PERMISSION_DENIED)
+                self.assertEqual(voip_error(e).error_code, epb.PERMISSION_DENIED_SCOPE)
+                self.assertEqual(voip_error(e).details["required_scope"], "calls:write")
+        got = self.stub.GetCallStatus(pb.GetCallStatusRequest(session_id=sid),
+                                      metadata=auth(self.reader), timeout=RPC_TIMEOUT)
+        self.assertEqual((got.status, got.on_hold, got.muted),
+                         (cpb.CALL_STATUS_CONNECTED, False, False), "a refused RPC changed the call")
+        # calls:write may.
+        self.assertTrue(hold(self.writer).on_hold)
+        self.assertTrue(mute(self.writer).muted)
+        self.stub.EndCall(pb.EndCallRequest(session_id=sid), metadata=auth(self.writer),
+                          timeout=RPC_TIMEOUT)
+
+        simulate = lambda token: self.stub.SimulateInboundCall(  # noqa: E731
+            pb.SimulateInboundCallRequest(**{"from": "+12015550111", "to": "1001"}),
+            metadata=auth(token), timeout=RPC_TIMEOUT)
+        for name, token in (("writer", self.writer), ("reader", self.reader),
+                            ("tenant", self.acme)):
+            with self.subTest(token=name):
+                e = self.assertCode(lambda: simulate(token), grpc.StatusCode.PERMISSION_DENIED)
+                self.assertEqual(voip_error(e).error_code, epb.PERMISSION_DENIED_SCOPE)
+                self.assertEqual(voip_error(e).details["required_scope"], "admin")
+        inbound = simulate(self.admin)
+        self.assertEqual(inbound.direction, cpb.CALL_DIRECTION_INBOUND)
+        self.assertEqual(getattr(inbound, "from"), "+12015550111")
+        self.assertEqual(wait_terminal(self.stub, self.admin, inbound.session_id).status,
+                         cpb.CALL_STATUS_DISCONNECTED)
+        self.assertRegex(self.daemon.log(),
+                         r"audit: denied .*rpc=SimulateInboundCall")
 
     def test_tenant_isolation(self):
         # acme asks for another tenant's label: the token's label wins.
@@ -202,6 +266,59 @@ class LimitTest(unittest.TestCase):
                     s.EndCall(pb.EndCallRequest(session_id=call.session_id),
                               metadata=auth(token), timeout=RPC_TIMEOUT)
 
+    def test_refusals_are_counted_in_metrics(self):
+        # docs/operations.md, Observability: voipd_rate_limited_total{token,
+        # limit} and voipd_auth_failures_total{rpc, reason}.
+        limited, reader = new_token(), new_token()
+        config = base_config() + "auth:\n  tokens:\n" + "".join([
+            token_yaml("limited", limited, ["calls:write", "calls:read"],
+                       extra="start_calls_per_minute: 1, start_call_burst: 1"),
+            token_yaml("reader", reader, ["calls:read"]),
+        ]) + "metrics: { listen: \"127.0.0.1:0\" }\n"
+        rate_limited = lambda text: counter(  # noqa: E731
+            text, "voipd_rate_limited_total", token="limited", limit="start_calls_per_minute")
+        with voipd_harness.Voipd(config_text=config) as d:
+            channel, s = stub(d.addr)
+            with channel:
+                call = start_call(s, limited)
+                before = scrape(d)
+                with self.assertRaises(grpc.RpcError) as ctx:
+                    start_call(s, limited)
+                self.assertEqual(voip_error(ctx.exception).error_code, epb.RATE_LIMITED)
+                after = scrape(d)
+                self.assertEqual(rate_limited(after), rate_limited(before) + 1, after)
+                self.assertEqual(counter(after, "voipd_rate_limited_total"),
+                                 counter(before, "voipd_rate_limited_total") + 1, after)
+
+                refusals = {
+                    "a wrong token": (lambda: s.ListCalls(
+                        pb.ListCallsRequest(), metadata=auth("not-a-token"), timeout=RPC_TIMEOUT),
+                        grpc.StatusCode.UNAUTHENTICATED, "ListCalls"),
+                    "no token": (lambda: s.GetCapabilities(
+                        pb.GetCapabilitiesRequest(), timeout=RPC_TIMEOUT),
+                        grpc.StatusCode.UNAUTHENTICATED, "GetCapabilities"),
+                    "a token without the scope": (lambda: start_call(s, reader),
+                                                  grpc.StatusCode.PERMISSION_DENIED, "StartCall"),
+                }
+                for what, (rpc, code, method) in refusals.items():
+                    with self.subTest(refusal=what):
+                        before = scrape(d)
+                        with self.assertRaises(grpc.RpcError) as ctx:
+                            rpc()
+                        self.assertEqual(ctx.exception.code(), code)
+                        after = scrape(d)
+                        self.assertEqual(
+                            counter(after, "voipd_auth_failures_total", rpc=method),
+                            counter(before, "voipd_auth_failures_total", rpc=method) + 1, after)
+                        self.assertEqual(
+                            counter(after, "voipd_auth_failures_total", rpc=method,
+                                    reason=code.name),
+                            counter(before, "voipd_auth_failures_total", rpc=method,
+                                    reason=code.name) + 1, after)
+                        self.assertEqual(rate_limited(after), 1, "not a rate limit")
+                s.EndCall(pb.EndCallRequest(session_id=call.session_id), metadata=auth(limited),
+                          timeout=RPC_TIMEOUT)
+
 
 class ExposureTest(unittest.TestCase):
     def run_daemon(self, config):
@@ -245,6 +362,36 @@ class UnixSocketTest(unittest.TestCase):
                 st = os.stat(path)
                 self.assertTrue(stat.S_ISSOCK(st.st_mode))
                 self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+                channel, s = stub("unix:" + path)
+                with channel:
+                    s.GetCapabilities(pb.GetCapabilitiesRequest(), timeout=RPC_TIMEOUT)
+
+    TEST_GROUP = "voipd-test-grp"
+
+    def test_group_is_applied(self):
+        # docs/operations.md, Unix sockets: `group` is applied with chown
+        # right after bind. A group other than ours, so that the socket's
+        # gid cannot be right by accident.
+        import grp
+        import tempfile
+        if os.geteuid() != 0:
+            raise AssertionError("needs root (groupadd, chown to another group)")
+        try:
+            grp.getgrnam(self.TEST_GROUP)
+        except KeyError:
+            subprocess.run(["groupadd", "--system", self.TEST_GROUP], check=True, timeout=60)
+            self.addCleanup(subprocess.run, ["groupdel", self.TEST_GROUP], check=True, timeout=60)
+        gid = grp.getgrnam(self.TEST_GROUP).gr_gid
+        self.assertNotEqual(gid, os.getgid())
+        with tempfile.TemporaryDirectory(prefix="voipd-sock-") as tmp:
+            path = os.path.join(tmp, "voipd.sock")
+            config = base_config('"unix:%s"' % path) + \
+                'unix_socket: { mode: "0660", group: "%s" }\n' % self.TEST_GROUP
+            with voipd_harness.Voipd(config_text=config):
+                st = os.stat(path)
+                self.assertTrue(stat.S_ISSOCK(st.st_mode))
+                self.assertEqual(st.st_gid, gid, "the socket's group")
+                self.assertEqual(stat.S_IMODE(st.st_mode), 0o660)
                 channel, s = stub("unix:" + path)
                 with channel:
                     s.GetCapabilities(pb.GetCapabilitiesRequest(), timeout=RPC_TIMEOUT)

@@ -78,6 +78,70 @@ class NotifyTest(unittest.TestCase):
             notify.close()
 
 
+class LogLevelReloadTest(unittest.TestCase):
+    """`log_level` changes on reload (README, Configuration). The notify
+    socket's READY=1 after RELOADING=1 says the reload is done, as it tells
+    `systemctl reload`."""
+
+    def test_sighup_changes_the_log_level(self):
+        notify = NotifySocket()
+        old = os.environ.copy()
+        os.environ["NOTIFY_SOCKET"] = notify.path  # the harness starts voipd with os.environ
+        try:
+            d = voipd_harness.Voipd(config_text=base_config() + "log_level: info\n")
+            d.start()
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+        try:
+            notify.next_matching("READY=1")
+            channel, s = stub(d.addr)
+
+            def call():
+                """A call placed and ended; its info lines name its session_id."""
+                c = start_call(s, None)
+                s.EndCall(pb.EndCallRequest(session_id=c.session_id), timeout=RPC_TIMEOUT)
+                return c.session_id
+
+            def reload(level):
+                """Rewrites log_level, SIGHUP; returns the log offset before it."""
+                size = len(d.log())
+                d.rewrite_config(base_config() + "log_level: %s\n" % level)
+                d.signal(signal.SIGHUP)
+                notify.next_matching("RELOADING=1")
+                notify.next_matching("READY=1")
+                return size
+
+            with channel:
+                at_info = call()
+                wait_for(lambda: re.search(r" info calls: call to \S+ .*session_id=%s" % at_info,
+                                           d.log()), "the call's info line at log_level info")
+
+                since = reload("warn")
+                reload_lines = d.log()[since:]
+                # Logged before the reload took effect, and after it:
+                self.assertIn("SIGHUP: reloading configuration", reload_lines)
+                self.assertNotIn("daemon: reloaded", reload_lines,
+                                 "an info line was logged after the reload to warn")
+                at_warn = call()
+
+                since = reload("info")
+                reload_lines = d.log()[since:]
+                self.assertNotIn("SIGHUP: reloading configuration", reload_lines,
+                                 "an info line was logged while log_level was warn")
+                self.assertIn("daemon: reloaded", reload_lines)
+                at_info_again = call()
+                wait_for(lambda: re.search(r" info calls: call to \S+ .*session_id=%s"
+                                           % at_info_again, d.log()),
+                         "the call's info line after the reload back to info")
+            # Whatever voipd logged about the call at warn was written before
+            # the "reloaded" line above.
+            self.assertNotIn(at_warn, d.log(), "info lines of a call placed at log_level warn")
+        finally:
+            d.__exit__(None, None, None)
+            notify.close()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

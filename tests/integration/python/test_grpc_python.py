@@ -52,6 +52,10 @@ NO_ANSWER = "+12015550102"
 PROVIDER_FAILURE = "+12015550103"
 REMOTE_HANGUP = "+12015550104"
 NETWORK_FAILURE = "+12015550105"
+# A London number (Ofcom's drama range) as dialled in the UK: only a
+# default_region of GB makes it +442079460018.
+LONDON_NATIONAL = "020 7946 0018"
+LONDON_E164 = "+442079460018"
 
 CONFIG = """\
 listen: ["127.0.0.1:0"]
@@ -454,6 +458,83 @@ class CallApiTest(DaemonTestCase):
         initiating = [e for e in sub.snapshot() if e.session.status == S.CALL_STATUS_INITIATING]
         self.assertEqual(len(initiating), 1, describe(sub.snapshot()))
 
+    def test_hold_and_mute_retries_do_not_toggle_again(self):
+        # README, Idempotency: a retry with the same request_id returns the
+        # session as it is now and runs nothing again; the same key with
+        # other parameters is IDEMPOTENCY_MISMATCH (INVALID_ARGUMENT, field
+        # request_id: daemon/core/idempotency_cache.cc).
+        s = self.start_call(ANSWERS)
+        sid = s.session_id
+        self.wait_call_status(sid, [S.CALL_STATUS_CONNECTED])
+        sub = self.subscribe(after_sequence=0, session_id=sid)
+        hold = lambda on, rid, session_id=sid: self.stub.Hold(  # noqa: E731
+            pb.HoldRequest(session_id=session_id, hold=on, request_id=rid), timeout=RPC_TIMEOUT)
+        mute = lambda on, rid, session_id=sid: self.stub.Mute(  # noqa: E731
+            pb.MuteRequest(session_id=session_id, mute=on, request_id=rid), timeout=RPC_TIMEOUT)
+        hold_a, hold_b = "hold-a-" + self.tag, "hold-b-" + self.tag
+        mute_a, mute_b = "mute-a-" + self.tag, "mute-b-" + self.tag
+
+        self.assertTrue(hold(True, hold_a).on_hold)
+        self.assertFalse(hold(False, hold_b).on_hold)
+        self.assertTrue(mute(True, mute_a).muted)
+        self.assertFalse(mute(False, mute_b).muted)
+        before = self.get(sid)
+        self.assertEqual(status_name(before.status), "CALL_STATUS_CONNECTED")
+
+        # The retries of the first Hold and Mute: the call as it is now
+        # (resumed, unmuted), not held or muted a second time.
+        for name, retry in (("Hold", lambda: hold(True, hold_a)),
+                            ("Mute", lambda: mute(True, mute_a))):
+            with self.subTest(rpc=name):
+                got = retry()
+                self.assertEqual(got.session_id, sid)
+                self.assertFalse(got.on_hold, "%s retry put the call on hold again:\n%s"
+                                 % (name, got))
+                self.assertFalse(got.muted, "%s retry muted the call again:\n%s" % (name, got))
+                self.assertEqual(status_name(got.status), "CALL_STATUS_CONNECTED")
+                self.assertEqual(got.last_sequence, before.last_sequence,
+                                 "%s retry changed the call" % name)
+        now = self.get(sid)
+        self.assertEqual((status_name(now.status), now.on_hold, now.muted, now.last_sequence),
+                         ("CALL_STATUS_CONNECTED", False, False, before.last_sequence))
+
+        # Same key, other parameters: refused, and nothing is run.
+        mismatches = {
+            "Hold, other value": lambda: hold(False, hold_a),
+            "Mute, other value": lambda: mute(False, mute_a),
+            "Hold, other session": lambda: hold(True, hold_a, session_id="other-" + sid),
+            "Mute, other session": lambda: mute(True, mute_a, session_id="other-" + sid),
+        }
+        for what, fn in mismatches.items():
+            with self.subTest(mismatch=what):
+                self.assertRpcError(fn, grpc.StatusCode.INVALID_ARGUMENT,
+                                    epb.IDEMPOTENCY_MISMATCH, field="request_id")
+        self.assertEqual(self.get(sid).last_sequence, before.last_sequence)
+
+        # The stream agrees: one hold, one resume, one mute, one unmute.
+        self.end(sid)
+        sub.wait_terminal(sid)
+        changes = [(type_name(e.type), status_name(e.session.status), e.session.on_hold,
+                    e.session.muted) for e in sub.snapshot()
+                   if e.session.status != S.CALL_STATUS_INITIATING
+                   and e.session.status != S.CALL_STATUS_RINGING]
+        self.assertEqual(changes, [
+            ("CALL_EVENT_TYPE_STATUS_CHANGED", "CALL_STATUS_CONNECTED", False, False),
+            ("CALL_EVENT_TYPE_STATUS_CHANGED", "CALL_STATUS_ON_HOLD", True, False),
+            ("CALL_EVENT_TYPE_STATUS_CHANGED", "CALL_STATUS_CONNECTED", False, False),
+            ("CALL_EVENT_TYPE_MUTE_CHANGED", "CALL_STATUS_CONNECTED", False, True),
+            ("CALL_EVENT_TYPE_MUTE_CHANGED", "CALL_STATUS_CONNECTED", False, False),
+            ("CALL_EVENT_TYPE_STATUS_CHANGED", "CALL_STATUS_DISCONNECTED", False, False),
+        ], describe(sub.snapshot()))
+
+    def test_national_number_needs_the_default_region(self):
+        # default_region US: a London number in national format is no US number.
+        err, _ = self.assertRpcError(lambda: self.start_call(LONDON_NATIONAL),
+                                     grpc.StatusCode.INVALID_ARGUMENT, epb.INVALID_NUMBER,
+                                     field="to.number")
+        self.assertIn("region US", err.message)
+        self.assertEqual(len(self.list_calls().calls), 0, "a rejected request must not create a call")
+
     def test_list_calls_filters_and_pagination(self):
         a = self.start_call(NO_ANSWER, labels={"role": "a"})
         b = self.start_call(NO_ANSWER)
@@ -678,6 +759,23 @@ class EventStreamTest(DaemonTestCase):
         self.assertIn((b.session_id, S.CALL_STATUS_INITIATING), missed)
         self.assertIn((b.session_id, S.CALL_STATUS_BUSY), missed)
         self.assertIn((c.session_id, S.CALL_STATUS_INITIATING), missed)
+
+
+class DefaultRegionTest(DaemonTestCase):
+    """`default_region` from the config parses numbers typed without a
+    country code (README, Configuration and Routing)."""
+    daemon_config = config().replace("default_region: US", "default_region: GB")
+
+    def test_national_number_is_normalized_with_the_default_region(self):
+        s = self.start_call(LONDON_NATIONAL)
+        self.assertEqual(s.to_normalized, LONDON_E164)
+        self.assertEqual(s.to.number, LONDON_NATIONAL, "to.number stays as typed")
+        self.assertEqual(s.system_name, "sandbox")
+        got = self.wait_call_status(s.session_id, [S.CALL_STATUS_CONNECTED])
+        self.assertEqual(got.to_normalized, LONDON_E164)
+        # Numbers with a country code do not depend on the region.
+        us = self.start_call("+1 201-555-0100")
+        self.assertEqual(us.to_normalized, ANSWERS)
 
 
 class SmallWindowTest(DaemonTestCase):

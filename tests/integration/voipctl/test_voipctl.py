@@ -218,6 +218,52 @@ class VoipctlTest(unittest.TestCase):
         self.assertEqual(fields[3], ANSWERS)
         self.assertIn("on_hold=no muted=no", lines[0])
 
+    def test_call_from_is_the_sessions_caller(self):
+        caller = "+12015550199"
+        session = self.start_call(ANSWERS, "--from", caller)
+        self.assertEqual(session["from"], caller)
+        self.assertEqual(session["direction"], "CALL_DIRECTION_OUTBOUND")
+        # The daemon kept it, not only voipctl's echo of the request.
+        self.assertEqual(self.status(session["session_id"])["from"], caller)
+
+    def test_inbound_rings_a_sandbox_inbound_call(self):
+        # README: `voipctl inbound --from N --to N` makes the sandbox ring in;
+        # by default its agent answers after ~1 s and the caller hangs up
+        # ~3 s later (divided by time_scale).
+        tag = str(uuid.uuid4())
+        caller, dialled = "+12015550111", "1001"
+        result = self.voipctl("inbound", "--from", caller, "--to", dialled, "--json",
+                              "--label", "inbound=" + tag)
+        self.assertExit(result, 0)
+        session = self.json_one(result)
+        session_id = session["session_id"]
+        self.addCleanup(self.voipctl, "end", session_id)
+        self.assertEqual(session["direction"], "CALL_DIRECTION_INBOUND")
+        self.assertEqual(session["from"], caller)
+        self.assertEqual(session["to"]["number"], dialled)
+        self.assertEqual(session["system_name"], "sandbox")
+        self.assertEqual(session["labels"], {"inbound": tag})
+        self.assertIn(session["status"], {"CALL_STATUS_INITIATING", "CALL_STATUS_RINGING"})
+
+        # Its whole life, replayed from the window: it rang, was answered
+        # and ended, inbound throughout.
+        events = self.stream("events", "--after", "0", "--json", "--label", "inbound=" + tag)
+        seen = [json.loads(l) for l in events.read_until(
+            lambda l: json.loads(l)["session"]["status"] == "CALL_STATUS_DISCONNECTED")]
+        events.proc.send_signal(signal.SIGINT)
+        self.assertEqual(events.wait(), 0, events.stderr())
+        self.assertEqual([e["session"]["status"] for e in seen],
+                         ["CALL_STATUS_INITIATING", "CALL_STATUS_RINGING",
+                          "CALL_STATUS_CONNECTED", "CALL_STATUS_DISCONNECTED"], seen)
+        for event in seen:
+            self.assertEqual(event["session"]["session_id"], session_id)
+            self.assertEqual(event["session"]["direction"], "CALL_DIRECTION_INBOUND")
+            self.assertEqual(event["session"]["from"], caller)
+        listed = self.voipctl("list", "--json", "--label", "inbound=" + tag)
+        self.assertExit(listed, 0)
+        self.assertEqual([(c["session_id"], c["direction"]) for c in self.json_lines(listed.stdout)],
+                         [(session_id, "CALL_DIRECTION_INBOUND")])
+
     # -- watch -----------------------------------------------------------------
 
     def test_watch_follows_the_call_until_end(self):
