@@ -111,7 +111,8 @@ absl::Status Daemon::Start(const DaemonSettings& settings) {
     LogWarn("history", "no state_dir: call history is kept in memory only and lost on restart");
   }
   if (history_) history_->Start(bus_.get(), idempotency_.get(), settings.idempotency_ttl);
-  host_ = std::make_unique<CoreCallHost>(&authorizer_, bus_.get());
+  admission_ = std::make_unique<CallAdmission>(limiter_.get(), &metrics_);
+  host_ = std::make_unique<CoreCallHost>(&authorizer_, admission_.get(), bus_.get());
 
   GrpcServerOptions options{settings.listen, {}, settings.security};
   absl::StatusOr<std::vector<int>> activated = TakeActivatedSockets();
@@ -145,7 +146,7 @@ absl::Status Daemon::Start(const DaemonSettings& settings) {
   if (absl::Status s = StartObservability(settings); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(
       options, ServiceDeps{controller_.get(), registry_.get(), bus_.get(), &authorizer_,
-                           limiter_.get(), &metrics_});
+                           admission_.get(), &metrics_});
   if (!server.ok()) return server.status();
   server_ = std::move(*server);
   server_->SetServing(DefaultSystemHealthy());

@@ -89,6 +89,8 @@ class Daemon {
   Metrics metrics_;
   Authorizer authorizer_;
   std::unique_ptr<CallLimiter> limiter_;
+  // The gRPC StartCall and adapter-placed calls (host_) both go through it.
+  std::unique_ptr<CallAdmission> admission_;
   std::unique_ptr<CallMetrics> call_metrics_;
   std::unique_ptr<ProviderMetrics> provider_metrics_;
   std::unique_ptr<MetricsHttpServer> metrics_server_;

@@ -36,6 +36,9 @@ struct PlaceCallRequest {
   std::string to;  // as typed: identity, number, URI or extension
   std::string request_id;
   std::map<std::string, std::string> labels;
+  // The name of the token the call is placed for (ApiCaller::name): its
+  // per-token limits and request_id namespace apply as to its StartCalls.
+  std::string token;
 };
 
 // Who presented an API token, reduced to what an adapter may need.

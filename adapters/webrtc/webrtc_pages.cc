@@ -214,6 +214,7 @@ void WebRtcAdapter::HandleDial(PageId id, const SignalingMessage& msg) {
     }
     request.from = it->second.identity;
     request.labels = it->second.caller.labels;  // the token's tenant
+    request.token = it->second.caller.name;       // and its limits
   }
   request.to = msg.to;
   request.request_id = msg.request_id;

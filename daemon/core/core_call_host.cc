@@ -114,7 +114,10 @@ void CoreCallHost::PlaceCall(absl::string_view system_name, adapters::PlaceCallR
   start.set_from(request.from);
   start.set_request_id(request.request_id);
   start.mutable_labels()->insert(request.labels.begin(), request.labels.end());
-  controller->StartCall(start, std::move(done));
+  Principal principal;
+  principal.name = request.token.empty() ? "anonymous" : request.token;
+  principal.labels = request.labels;
+  admission_->StartCall(principal, start, controller, std::move(done));
 }
 
 absl::StatusOr<adapters::ApiCaller> CoreCallHost::Authenticate(

@@ -1,5 +1,6 @@
-// The core's side of adapters::CallHost: inbound calls and adapter-placed
-// calls go through the CallController, token checks through the Authorizer.
+// The core's side of adapters::CallHost: inbound calls go through the
+// CallController, calls an adapter places for a token through the same
+// CallAdmission as a gRPC StartCall, token checks through the Authorizer.
 // Adapters are created before the controller (the controller is given the
 // adapters), so the controller is attached afterwards; until then, and
 // after Detach() at shutdown, requests fail with UNAVAILABLE.
@@ -16,12 +17,14 @@
 #include "daemon/core/call_controller.h"
 #include "daemon/core/event_bus.h"
 #include "daemon/security/authorizer.h"
+#include "daemon/security/call_admission.h"
 
 namespace voipd {
 
 class CoreCallHost final : public adapters::CallHost {
  public:
-  CoreCallHost(const Authorizer* authorizer, EventBus* bus) : authorizer_(authorizer), bus_(bus) {}
+  CoreCallHost(const Authorizer* authorizer, const CallAdmission* admission, EventBus* bus)
+      : authorizer_(authorizer), admission_(admission), bus_(bus) {}
 
   void Attach(CallController* controller) { controller_.store(controller); }
   void Detach() { controller_.store(nullptr); }
@@ -52,6 +55,7 @@ class CoreCallHost final : public adapters::CallHost {
   };
 
   const Authorizer* const authorizer_;
+  const CallAdmission* const admission_;
   EventBus* const bus_;
   std::atomic<CallController*> controller_{nullptr};
   // Shared with the watches, which may outlive the host at shutdown.

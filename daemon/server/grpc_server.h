@@ -16,7 +16,7 @@
 #include "daemon/core/event_bus.h"
 #include "daemon/observability/metrics.h"
 #include "daemon/security/authorizer.h"
-#include "daemon/security/call_limiter.h"
+#include "daemon/security/call_admission.h"
 #include "daemon/security/security_settings.h"
 
 namespace voipd {
@@ -27,7 +27,7 @@ struct ServiceDeps {
   CallRegistry* registry = nullptr;
   EventBus* bus = nullptr;
   const Authorizer* authorizer = nullptr;
-  CallLimiter* limiter = nullptr;
+  const CallAdmission* admission = nullptr;
   Metrics* metrics = nullptr;
 };
 

@@ -2,10 +2,9 @@
 
 #include <memory>
 
-#include "absl/strings/escaping.h"
 #include "adapters/api/voip_error.h"
+#include "daemon/security/request_scope.h"
 #include "daemon/security/tenant_scope.h"
-#include "daemon/security/token_hash.h"
 #include "daemon/server/event_stream.h"
 #include "daemon/server/rpc_context.h"
 
@@ -33,32 +32,6 @@ CallController::SessionCallback Reply(std::shared_ptr<RpcContext> rpc,
   };
 }
 
-// Whether `request`'s request_id is rescoped to its token: ids of
-// anonymous callers stay as sent, and oversize ids are refused by
-// validation with the right field.
-template <typename Request>
-bool ScopesRequestId(const Principal& principal, const Request& request) {
-  return !request.request_id().empty() && principal.name != "anonymous" &&
-         request.request_id().size() <= 128;
-}
-
-// request_id keys belong to the token that sent them: without this, one
-// tenant could replay (and so read) another tenant's StartCall by guessing
-// its request_id. A digest keeps the key within the 128-byte limit.
-template <typename Request>
-void ScopeRequestId(const Principal& principal, Request* request) {
-  if (!ScopesRequestId(principal, *request)) return;
-  request->set_request_id(absl::BytesToHexString(
-      Sha256(absl::StrCat(principal.name, "\n", request->request_id()))));
-}
-
-// Whether ForceLabels or ScopeRequestId would change `request`; when not,
-// the handler passes the client's request on instead of a copy.
-template <typename Request>
-bool NeedsScoping(const Principal& principal, const Request& request) {
-  return !principal.labels.empty() || ScopesRequestId(principal, request);
-}
-
 }  // namespace
 
 absl::Status VoipServiceImpl::CheckVisible(const Principal& principal,
@@ -82,29 +55,8 @@ grpc::ServerUnaryReactor* VoipServiceImpl::StartCall(grpc::CallbackServerContext
     rpc->Finish(reactor, principal.status(), "");
     return reactor;
   }
-  if (absl::Status limited = deps_.limiter->Acquire(principal->name); !limited.ok()) {
-    const auto error = GetVoipError(limited);
-    deps_.metrics->CounterAdd(kRateLimited,
-                              {{"token", principal->name},
-                               {"limit", error ? error->details().at("limit") : ""}});
-    rpc->Finish(reactor, limited, "");
-    return reactor;
-  }
-  const bool rescope = NeedsScoping(*principal, *request);
-  voip::v1::StartCallRequest scoped;
-  if (rescope) {
-    scoped = *request;
-    ForceLabels(*principal, scoped.mutable_labels());
-    ScopeRequestId(*principal, &scoped);
-  }
-  CallLimiter* limiter = deps_.limiter;
-  deps_.controller->StartCall(
-      rescope ? scoped : *request, [rpc, reactor, response, limiter,
-               name = principal->name](absl::StatusOr<CallSession> result) mutable {
-        limiter->Release(name, result.ok() ? std::optional<std::string>(result->session_id())
-                                           : std::nullopt);
-        Reply(rpc, reactor, response, "")(std::move(result));
-      });
+  deps_.admission->StartCall(*principal, *request, deps_.controller,
+                             Reply(rpc, reactor, response, ""));
   return reactor;
 }
 

@@ -51,6 +51,7 @@ class FakeHost final : public CallHost {
     dial.target = request.to;
     dial.from = request.from;
     last_labels = request.labels;
+    last_token = request.token;
     adapter->StartCall(dial, [id = dial.session_id, done = std::move(done)](
                                  absl::StatusOr<DialResult> r) mutable {
       if (!r.ok()) {
@@ -118,6 +119,7 @@ class FakeHost final : public CallHost {
   }
   Adapter* adapter = nullptr;
   std::map<std::string, std::string> last_labels;
+  std::string last_token;  // whose limits the core applies
   // Runs once inside the next Authenticate, after the token was looked up:
   // a reload racing a page's registration.
   mutable std::function<void()> during_authenticate;
@@ -454,6 +456,7 @@ TEST_F(WebRtcAdapterTest, StartCallOutcomes) {
                 }).value("from", ""),
             "alice");
   EXPECT_EQ(host_.last_labels, (std::map<std::string, std::string>{{"tenant", "acme"}}));
+  EXPECT_EQ(host_.last_token, "agents");  // her token's limits apply, as to its StartCalls
 }
 
 TEST_F(WebRtcAdapterTest, ClosedPageEndsItsCall) {

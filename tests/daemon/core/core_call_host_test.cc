@@ -8,10 +8,12 @@
 #include "absl/synchronization/notification.h"
 #include "adapters/api/voip_error.h"
 #include "daemon/core/call_registry.h"
+#include "daemon/core/call_state_machine.h"
 #include "daemon/core/event_bus.h"
 #include "daemon/core/idempotency_cache.h"
 #include "daemon/security/scopes.h"
 #include "daemon/security/token_hash.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/adapters/test_adapter.h"
 
@@ -22,7 +24,12 @@ class CoreCallHostTest : public ::testing::Test {
  protected:
   CoreCallHostTest()
       : bus_(1000, 1000), registry_(&bus_, RegistryLimits{}), idempotency_(absl::Hours(1), 100),
-        host_(&authorizer_, &bus_) {
+        limiter_([this](const std::string& id) {
+          absl::StatusOr<voip::v1::CallSession> s = registry_.Snapshot(id);
+          return s.ok() && !IsTerminal(s->status());
+        }),
+        admission_(&limiter_, &metrics_),
+        host_(&authorizer_, &admission_, &bus_) {
     adapters::Capabilities caps;
     caps.accepts_identity = true;
     test::TestAdapterOptions options;
@@ -53,6 +60,9 @@ class CoreCallHostTest : public ::testing::Test {
   CallRegistry registry_;
   IdempotencyCache idempotency_;
   Authorizer authorizer_;
+  Metrics metrics_;
+  CallLimiter limiter_;
+  CallAdmission admission_;
   CoreCallHost host_;
   std::shared_ptr<test::TestAdapter> agents_;
   std::unique_ptr<CallController> controller_;
@@ -87,6 +97,30 @@ TEST_F(CoreCallHostTest, PlaceCallTakesTheStartCallPathOnTheAdaptersSystem) {
   absl::StatusOr<voip::v1::CallSession> bad = Place({"bob", "", "", {}});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(GetVoipError(bad.status())->field(), "to.number");
+}
+
+// A page's call is its token's StartCall: the token's limits and request_id
+// namespace hold whichever door the call came in by.
+TEST_F(CoreCallHostTest, PlaceCallIsHeldToTheTokensLimitsAndRequestIdNamespace) {
+  host_.Attach(controller_.get());
+  TokenSpec agent;
+  agent.name = "agent";
+  agent.max_concurrent_calls = 1;
+  limiter_.SetLimits({agent});
+  absl::StatusOr<voip::v1::CallSession> first = Place({"bob", "alice", "same-id", {}, "agent"});
+  ASSERT_TRUE(first.ok()) << first.status();
+
+  absl::StatusOr<voip::v1::CallSession> second = Place({"bob", "carol", "", {}, "agent"});
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(GetVoipError(second.status())->error_code(), voip::v1::RATE_LIMITED);
+  EXPECT_THAT(metrics_.Render(), ::testing::HasSubstr("token=\"agent\""));
+  EXPECT_EQ(agents_->start_calls(), 1);
+
+  // Another token's "same-id" is its own key: a new call, not agent's.
+  absl::StatusOr<voip::v1::CallSession> other = Place({"bob", "alice", "same-id", {}, "other"});
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_NE(other->session_id(), first->session_id());
 }
 
 TEST_F(CoreCallHostTest, AcceptInboundAfterDetachIsRefused) {
