@@ -399,15 +399,25 @@ void WebRtcAdapter::OnToggleTimeout(uint64_t op) {
   UnlockAndFlush(out);
 }
 
-void WebRtcAdapter::CompleteOpsLocked(PageId page, const std::string& session_id,
-                                      bool hold_not_mute, bool on, std::optional<uint64_t> op,
-                                      const std::string& error, Outbox& out) {
-  if (!op) return;
+WebRtcAdapter::PendingOp* WebRtcAdapter::PendingOpLocked(std::optional<uint64_t> op, PageId page,
+                                                         const std::string& session_id,
+                                                         bool hold_not_mute) {
+  if (!op) return nullptr;
   auto it = ops_.find(*op);
   if (it == ops_.end() || it->second.page != page || it->second.session_id != session_id ||
       it->second.hold_not_mute != hold_not_mute) {
-    return;  // late (timed out) or not this page's command: the report still counts
+    return nullptr;
   }
+  return &it->second;
+}
+
+void WebRtcAdapter::CompleteOpsLocked(PageId page, const std::string& session_id,
+                                      bool hold_not_mute, bool on, std::optional<uint64_t> op,
+                                      const std::string& error, Outbox& out) {
+  // Late (timed out) or not this page's command: nothing to answer; the
+  // report counted as the page's own change (it needed calls:write).
+  if (PendingOpLocked(op, page, session_id, hold_not_mute) == nullptr) return;
+  auto it = ops_.find(*op);
   if (it->second.timer) std::static_pointer_cast<Timer>(it->second.timer)->cancel();
   absl::Status status =
       !error.empty()

@@ -116,6 +116,10 @@ class WebRtcAdapter final : public Adapter, public std::enable_shared_from_this<
   void OnCallTimer(const std::string& session_id, uint64_t generation);
   void StartToggle(const CallRef& ref, bool hold_not_mute, bool on, DoneCallback done);
   void OnToggleTimeout(uint64_t op);
+  // The pending gRPC Hold/Mute `op` sent to `page` for this call, if it is
+  // still waiting (not timed out, not answered).
+  PendingOp* PendingOpLocked(std::optional<uint64_t> op, PageId page, const std::string& session_id,
+                             bool hold_not_mute) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CompleteOpsLocked(PageId page, const std::string& session_id, bool hold_not_mute, bool on,
                          std::optional<uint64_t> op, const std::string& error, Outbox& out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

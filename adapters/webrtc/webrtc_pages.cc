@@ -260,11 +260,15 @@ absl::Status WebRtcAdapter::HandleCallMessageLocked(PageId id, const Page& page,
   WebRtcCall& call = entry.state;
   const std::string& sid = msg.session_id;
   // Everything that changes a call needs calls:write; relaying media
-  // negotiation and reporting progress do not.
+  // negotiation and reporting progress do not. A held/muted that answers a
+  // gRPC Hold/Mute still waiting on this page was authorized by that RPC;
+  // any other (no op, an unknown op, or one that already timed out) is the
+  // page's own change.
+  const bool toggle = msg.type == MessageType::kHeld || msg.type == MessageType::kMuted;
+  const bool answers_command =
+      toggle && PendingOpLocked(msg.op, id, sid, msg.type == MessageType::kHeld) != nullptr;
   const bool changes_call = msg.type == MessageType::kAccept || msg.type == MessageType::kReject ||
-                            msg.type == MessageType::kHangup ||
-                            ((msg.type == MessageType::kHeld || msg.type == MessageType::kMuted) &&
-                             !msg.op.has_value());
+                            msg.type == MessageType::kHangup || (toggle && !answers_command);
   if (changes_call && !page.caller.can_write) return NeedsWrite();
 
   switch (msg.type) {

@@ -210,6 +210,23 @@ class Page {
   json WaitType(const std::string& type) {
     return Wait([&](const json& m) { return m.value("type", "") == type; });
   }
+  // The n-th (from 1) error answering a message of type `in_reply_to`.
+  json WaitError(const std::string& in_reply_to, size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    json hit;
+    cv_.wait_for(lock, kWait, [&] {
+      size_t seen = 0;
+      for (const auto& m : got_) {
+        if (m.value("type", "") == "error" && m.value("in_reply_to", "") == in_reply_to &&
+            ++seen == n) {
+          hit = m;
+          return true;
+        }
+      }
+      return false;
+    });
+    return hit;
+  }
   // Whether voipd closed the socket within kWait.
   bool WaitClosed() {
     std::unique_lock<std::mutex> lock(mu_);
@@ -372,6 +389,43 @@ TEST_F(WebRtcAdapterTest, HoldAndMuteChangeOnlyOnConfirmation) {
   // A page-side hold by bob (no op) is reported too.
   bob.Send({{"type", "held"}, {"session_id", "s1"}, {"held", true}});
   EXPECT_TRUE(sink_.Wait("s1", ProviderEventKind::kHeld));
+}
+
+// A party whose token lost calls:write may still confirm a Hold or Mute the
+// core sent it (the RPC's token authorized that), but not change the call
+// itself: not without an op, not with an op that is not waiting on it, and
+// not with one whose RPC already timed out.
+TEST_F(WebRtcAdapterTest, AReadOnlyPartyCanOnlyConfirmWhatTheCoreAsked) {
+  Page alice(adapter_->local_address());
+  Page bob(adapter_->local_address());
+  alice.Register("alice");
+  bob.Register("bob");
+  Connect(alice, bob, "s4");
+  host_.Reload({}, /*writers_read_only=*/true);
+  ASSERT_FALSE(alice.Wait([](const json& m) {
+                      return m.value("type", "") == "registered" && !m.value("can_write", true);
+                    }).is_null());
+
+  alice.Send({{"type", "held"}, {"session_id", "s4"}, {"held", true}});
+  EXPECT_EQ(alice.WaitError("held", 1).value("code", ""), "PERMISSION_DENIED_SCOPE");
+  alice.Send({{"type", "held"}, {"session_id", "s4"}, {"held", true}, {"op", 999}});
+  EXPECT_EQ(alice.WaitError("held", 2).value("code", ""), "PERMISSION_DENIED_SCOPE");
+
+  // A gRPC Mute the page answers too late: the RPC failed, and the late
+  // report is the page's own change, which it may not make.
+  absl::Status late = Toggle("s4", false, true);
+  EXPECT_EQ(GetErrorCode(late), voip::v1::PROVIDER_ERROR) << late;
+  json mute_cmd = alice.WaitType("mute");
+  alice.Send({{"type", "muted"}, {"session_id", "s4"}, {"muted", true}, {"op", mute_cmd["op"]}});
+  EXPECT_EQ(alice.WaitError("muted", 1).value("code", ""), "PERMISSION_DENIED_SCOPE");
+
+  // A gRPC Hold confirmed in time: OK, and the call is held.
+  auto hold = std::async(std::launch::async, [&] { return Toggle("s4", true, true); });
+  json cmd = alice.WaitType("hold");
+  alice.Send({{"type", "held"}, {"session_id", "s4"}, {"held", true}, {"op", cmd["op"]}});
+  EXPECT_TRUE(hold.get().ok());
+  EXPECT_EQ(sink_.Count("s4", ProviderEventKind::kHeld), 1u);
+  EXPECT_EQ(sink_.Count("s4", ProviderEventKind::kMuted), 0u);
 }
 
 TEST_F(WebRtcAdapterTest, OtherPagesCannotTouchTheCall) {
