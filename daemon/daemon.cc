@@ -10,6 +10,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "adapters/api/voip_error.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "daemon/adapter_logger.h"
@@ -341,9 +342,12 @@ void Daemon::Shutdown() {
   }
   // Everything published so far reaches the disk and then the streams.
   if (history_) history_->Stop();
-  bus_->CloseAll(absl::UnavailableError(absl::StrCat(
-      "voipd is shutting down; reconnect and resume with after_sequence=",
-      bus_->last_sequence())));
+  voip::v1::VoipError closing;
+  closing.set_error_code(voip::v1::DAEMON_SHUTDOWN);
+  closing.set_message(absl::StrCat(
+      "voipd is shutting down; reconnect and resume with after_sequence=", bus_->last_sequence()));
+  (*closing.mutable_details())["resume_after_sequence"] = absl::StrCat(bus_->last_sequence());
+  bus_->CloseAll(MakeVoipError(std::move(closing)));
   // Streams were closed above, so only unary calls in flight remain.
   if (server_) server_->Shutdown(absl::Seconds(1));
   bus_->SetWakeDispatcher(nullptr);

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "adapters/api/voip_error.h"
 #include "daemon/core/proto_time.h"
 
 namespace voipd {
@@ -213,13 +214,20 @@ absl::StatusOr<SubscriptionPtr> EventBus::Subscribe(EventFilter filter,
   if (after_sequence) {
     const uint64_t oldest = log_.empty() ? next_sequence_ : log_.front()->sequence();
     if (*after_sequence > last) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "after_sequence: ", *after_sequence, " is newer than the last event (", last, ")"));
+      return InvalidArgumentError(
+          "after_sequence", absl::StrCat("after_sequence: ", *after_sequence,
+                                         " is newer than the last event (", last, ")"));
     }
     if (*after_sequence + 1 < oldest) {
-      return absl::OutOfRangeError(absl::StrCat(
-          "after_sequence: events after ", *after_sequence,
-          " are no longer held; the oldest held sequence is ", oldest));
+      // OUT_OF_RANGE, as the issue asks, with the VoipError every error
+      // carries: the field, and where a client can start again.
+      voip::v1::VoipError error;
+      error.set_error_code(voip::v1::INVALID_ARGUMENT);
+      error.set_field("after_sequence");
+      error.set_message(absl::StrCat("after_sequence: events after ", *after_sequence,
+                                     " are no longer held; the oldest held sequence is ", oldest));
+      (*error.mutable_details())["oldest_sequence"] = absl::StrCat(oldest);
+      return MakeVoipError(std::move(error), absl::StatusCode::kOutOfRange);
     }
     cursor = *after_sequence;
   }
@@ -238,9 +246,14 @@ absl::StatusOr<CallEventPtr> EventBus::NextFor(Subscription* sub) {
   // window is fatal either way.
   const uint64_t lag = last - std::max(sub->cursor_, sub->replay_until_);
   if (lag > max_lag_ || sub->cursor_ + 1 < oldest) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "subscriber fell ", last - sub->cursor_, " events behind (limit ", max_lag_,
-        "); resume with after_sequence=", sub->cursor_));
+    voip::v1::VoipError error;
+    error.set_error_code(voip::v1::RATE_LIMITED);
+    error.set_message(absl::StrCat("subscriber fell ", last - sub->cursor_,
+                                   " events behind (limit ", max_lag_,
+                                   "); resume with after_sequence=", sub->cursor_));
+    (*error.mutable_details())["limit"] = "events.subscriber_max_lag";
+    (*error.mutable_details())["resume_after_sequence"] = absl::StrCat(sub->cursor_);
+    return MakeVoipError(std::move(error));
   }
   if (const CallEventPtr* next = SkipRejectedLocked(*sub, last)) {
     sub->cursor_ = (*next)->sequence();

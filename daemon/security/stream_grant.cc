@@ -34,9 +34,12 @@ absl::Status StreamGrant::Recheck() const {
   // The stream's filter carries the labels the token had at its start; a
   // rename alone changes nothing the stream shows.
   if (now->labels != principal_.labels) {
-    return absl::UnavailableError(absl::StrCat(
+    voip::v1::VoipError error;
+    error.set_error_code(voip::v1::CONFIGURATION_ERROR);
+    error.set_message(absl::StrCat(
         "tokens were reloaded: token '", now->name,
         "' now has other tenant labels; open the stream again to see calls under them"));
+    return MakeVoipError(std::move(error), absl::StatusCode::kUnavailable);
   }
   return absl::OkStatus();
 }

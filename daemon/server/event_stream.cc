@@ -72,9 +72,11 @@ class StreamPump : public std::enable_shared_from_this<StreamPump> {
                          {{"rpc", caller_.grant.method()},
                           {"reason", absl::StatusCodeToString(status.code())}});
     if (absl::IsUnavailable(status) && !watch_) {
-      Finish(ToGrpcStatus(absl::UnavailableError(absl::StrCat(
-          status.message(), " (after_sequence=", sub_->cursor(),
-          " resumes where this stream stopped)"))));
+      voip::v1::VoipError error = GetVoipError(status).value_or(voip::v1::VoipError());
+      error.set_message(absl::StrCat(status.message(), " (after_sequence=", sub_->cursor(),
+                                     " resumes where this stream stopped)"));
+      (*error.mutable_details())["resume_after_sequence"] = absl::StrCat(sub_->cursor());
+      Finish(ToGrpcStatus(MakeVoipError(std::move(error), absl::StatusCode::kUnavailable)));
       return;
     }
     Finish(ToGrpcStatus(status));

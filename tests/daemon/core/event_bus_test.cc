@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "adapters/api/voip_error.h"
 #include "google/protobuf/util/time_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -274,8 +275,14 @@ TEST(EventBusTest, SlowSubscriberIsCutWithResumePointWhileFastOneContinues) {
   absl::StatusOr<CallEventPtr> next = slow->Next();
   ASSERT_FALSE(next.ok());
   EXPECT_EQ(next.status().code(), absl::StatusCode::kResourceExhausted);
-  // The message must tell the client exactly where to resume.
+  // The message must tell the client exactly where to resume, and so must
+  // the VoipError every error carries.
   EXPECT_THAT(next.status().message(), HasSubstr("after_sequence=2"));
+  std::optional<voip::v1::VoipError> error = GetVoipError(next.status());
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->error_code(), voip::v1::RATE_LIMITED);
+  EXPECT_EQ(error->details().at("limit"), "events.subscriber_max_lag");
+  EXPECT_EQ(error->details().at("resume_after_sequence"), "2");
 
   // The fast subscriber saw every event and keeps going.
   EXPECT_THAT(fast_seen, ElementsAreArray(Range(1, 12)));

@@ -470,6 +470,19 @@ TEST_F(DaemonIntegrationTest, TinyWindowGivesOutOfRange) {
   EXPECT_TRUE(std::regex_search(end->error_message(),
                                 std::regex(absl::StrCat("\\b", oldest, "\\b"))))
       << "must name the oldest sequence held (" << oldest << "): " << end->error_message();
+  // A stream's error carries a VoipError too, naming the field and the
+  // point a client can start again from.
+  voip::v1::VoipError error =
+      ExpectVoipError(*end, grpc::StatusCode::OUT_OF_RANGE, voip::v1::INVALID_ARGUMENT);
+  EXPECT_EQ(error.field(), "after_sequence");
+  EXPECT_EQ(error.details().at("oldest_sequence"), absl::StrCat(oldest));
+
+  EventStream* future = Subscribe(last + 1000);
+  end = future->WaitDone();
+  ASSERT_TRUE(end.has_value());
+  EXPECT_EQ(ExpectVoipError(*end, grpc::StatusCode::INVALID_ARGUMENT, voip::v1::INVALID_ARGUMENT)
+                .field(),
+            "after_sequence");
 
   EventStream* just_too_old = Subscribe(oldest - 2);
   end = just_too_old->WaitDone();
@@ -592,6 +605,11 @@ TEST_F(DaemonIntegrationTest, SigtermEndsLiveCallsAndClosesStreams) {
   ASSERT_TRUE(all_end.has_value());
   EXPECT_EQ(all_end->error_code(), grpc::StatusCode::UNAVAILABLE) << all_end->error_message();
   const std::vector<CallEvent> events = all->events();
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(ExpectVoipError(*all_end, grpc::StatusCode::UNAVAILABLE, voip::v1::DAEMON_SHUTDOWN)
+                .details()
+                .at("resume_after_sequence"),
+            absl::StrCat(events.back().sequence()));
   EXPECT_EQ(Sequences(events), Range(1, events.size())) << Describe(events);
   std::vector<CallEvent> terminal;
   for (const auto& e : EventsOf(events, talking.session_id())) {
