@@ -151,6 +151,7 @@ absl::Status Daemon::Start(const DaemonSettings& settings) {
   if (!server.ok()) return server.status();
   server_ = std::move(*server);
   server_->SetServing(DefaultSystemHealthy());
+  if (history_) server_->SetComponentServing("voipd.history", history_->healthy());
   std::vector<std::string> names;
   for (const auto& s : settings.systems) names.push_back(absl::StrCat(s.name, " (", s.type, ")"));
   LogInfo("daemon", absl::StrCat("listening on ", absl::StrJoin(server_->bound_addresses(), ", "),
@@ -332,7 +333,7 @@ void Daemon::Shutdown() {
   if (heartbeat_) heartbeat_->Stop();
   controller_->BeginShutdown();
   host_->Detach();
-  if (server_) server_->SetServing(false);
+  if (server_) server_->StopServing();
   if (settings_.shutdown_end_active_calls) {
     auto all_ended = std::make_shared<absl::Notification>();
     controller_->EndAllCalls(settings_.shutdown_grace, [all_ended] { all_ended->Notify(); });

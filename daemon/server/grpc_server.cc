@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
 #include <utility>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -30,6 +31,9 @@ struct GrpcServer::Impl {
   std::vector<std::shared_ptr<grpc::ServerCredentials>> credentials;
   absl::Mutex mu;  // guards server against SetServing racing Shutdown
   std::unique_ptr<grpc::Server> server ABSL_GUARDED_BY(mu);
+  // What each health entry ("" = the daemon) was last set to. gRPC sends
+  // every set to every Watch, so a value is set only when it changes.
+  std::map<std::string, bool> health ABSL_GUARDED_BY(mu);
   // Accepts on the sockets systemd passed and on the plaintext listeners
   // voipd bound itself (plaintext_listener.h); nullptr if there are none.
   std::unique_ptr<FdAcceptor> acceptor;
@@ -174,19 +178,25 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOp
 
 const std::vector<std::string>& GrpcServer::bound_addresses() const { return impl_->bound; }
 
-void GrpcServer::SetServing(bool serving) {
-  absl::MutexLock lock(&impl_->mu);
-  if (!impl_->server) return;
-  if (auto* health = impl_->server->GetHealthCheckService()) {
-    health->SetServingStatus(serving);
-  }
-}
+void GrpcServer::SetServing(bool serving) { SetComponentServing("", serving); }
 
 void GrpcServer::SetComponentServing(const std::string& service, bool serving) {
   absl::MutexLock lock(&impl_->mu);
   if (!impl_->server) return;
+  auto [it, added] = impl_->health.try_emplace(service, serving);
+  if (!added && it->second == serving) return;
+  it->second = serving;
   if (auto* health = impl_->server->GetHealthCheckService()) {
     health->SetServingStatus(service, serving);
+  }
+}
+
+void GrpcServer::StopServing() {
+  absl::MutexLock lock(&impl_->mu);
+  if (!impl_->server) return;
+  for (auto& [service, serving] : impl_->health) serving = false;
+  if (auto* health = impl_->server->GetHealthCheckService()) {
+    health->SetServingStatus(false);  // every entry, also ones never set
   }
 }
 

@@ -46,13 +46,16 @@ class GrpcServer {
 
   // The addresses actually bound, with port 0 replaced by the chosen port.
   const std::vector<std::string>& bound_addresses() const;
-  // grpc.health.v1: SERVING or NOT_SERVING. Safe from any thread, also
-  // after Shutdown (then a no-op).
+  // grpc.health.v1 for the daemon (service ""): SERVING or NOT_SERVING.
+  // Safe from any thread, also after Shutdown (then a no-op). Watchers hear
+  // only changes, however often it is called.
   void SetServing(bool serving);
   // A named health entry for one part of the daemon ("voipd.history"): the
-  // daemon stays SERVING while that part is degraded. Call after
-  // SetServing, which resets every entry.
+  // daemon stays SERVING while that part is degraded. Independent of
+  // SetServing.
   void SetComponentServing(const std::string& service, bool serving);
+  // Every entry NOT_SERVING: the daemon is stopping.
+  void StopServing();
   // Re-reads the TLS certificate, key and client CA files now (SIGHUP); new
   // connections get them. On error the served certificate stays.
   absl::Status ReloadTls();

@@ -150,6 +150,30 @@ class HealthTest(unittest.TestCase):
             self.assertEqual(d.wait(), 0)
             channel.close()
 
+    def test_watchers_hear_only_changes(self):
+        """The daemon and voipd.history are separate entries: with the default
+        system down and history healthy, a Watch of either sees its one status
+        and nothing more while the daemon re-checks health every second."""
+        cfg = ("listen: [\"127.0.0.1:0\"]\ndefault_region: US\ndefault_system: sandbox\n"
+               "systems:\n  sandbox: { type: sandbox, simulate_unhealthy: true }\n")
+        with tempfile.TemporaryDirectory() as state:
+            with voipd_harness.Voipd(config_text=cfg, extra_args=["--state-dir", state]) as d:
+                channel = grpc.insecure_channel(d.addr)
+                health = health_pb2_grpc.HealthStub(channel)
+                heard = {}
+                for service in ("", "voipd.history"):
+                    watch = health.Watch(health_pb2.HealthCheckRequest(service=service),
+                                         timeout=3.5)
+                    heard[service] = []
+                    try:
+                        for update in watch:
+                            heard[service].append(update.status)
+                    except grpc.RpcError as e:
+                        self.assertEqual(e.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+                channel.close()
+        self.assertEqual(heard[""], [health_pb2.HealthCheckResponse.NOT_SERVING])
+        self.assertEqual(heard["voipd.history"], [health_pb2.HealthCheckResponse.SERVING])
+
     def health(self, d):
         channel = grpc.insecure_channel(d.addr)
         with channel:
