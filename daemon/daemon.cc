@@ -208,8 +208,10 @@ void Daemon::CollectGauges(std::string* out) const {
   Metrics::AppendGauge(out, "voipd_active_calls", "Calls not yet in a terminal state.", active);
   Metrics::AppendGauge(out, "voipd_system_up",
                        "Adapter connection state: 1 healthy, 0.5 degraded, 0 down.", up);
-  // The metrics feed itself is a subscriber; do not count it.
-  const double subscribers = static_cast<double>(bus_->subscriber_count()) - 1;
+  // Count clients' streams only: not the metrics feed itself, nor the
+  // adapters' WatchSystem feeds (the webrtc pages' status widget).
+  const double subscribers = static_cast<double>(bus_->subscriber_count()) - 1 -
+                             static_cast<double>(host_->system_watches());
   Metrics::AppendGauge(out, "voipd_active_subscribers", "Open WatchCall/SubscribeCallEvents streams.",
                        {{{}, std::max(0.0, subscribers)}});
   Metrics::AppendGauge(out, "voipd_event_bus_last_sequence", "Sequence of the newest event.",

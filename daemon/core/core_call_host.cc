@@ -34,7 +34,10 @@ class BusWatch final : public adapters::CallWatch {
       }
     }
   };
-  explicit BusWatch(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  BusWatch(std::shared_ptr<State> state, std::shared_ptr<std::atomic<size_t>> count)
+      : state_(std::move(state)), count_(std::move(count)) {
+    count_->fetch_add(1);
+  }
   ~BusWatch() override {
     SubscriptionPtr sub;
     {
@@ -42,10 +45,12 @@ class BusWatch final : public adapters::CallWatch {
       sub = std::move(state_->sub);
     }
     if (sub) sub->Close();
+    count_->fetch_sub(1);
   }
 
  private:
   std::shared_ptr<State> state_;
+  std::shared_ptr<std::atomic<size_t>> count_;
 };
 
 absl::StatusOr<adapters::ApiCaller> ToCaller(absl::StatusOr<Principal> principal) {
@@ -91,7 +96,7 @@ absl::StatusOr<std::unique_ptr<adapters::CallWatch>> CoreCallHost::WatchSystem(
     state->sub = *sub;
   }
   state->Drain();  // registers for the first wake-up
-  return std::make_unique<BusWatch>(state);
+  return std::make_unique<BusWatch>(state, system_watches_);
 }
 
 absl::StatusOr<voip::v1::CallSession> CoreCallHost::AcceptInbound(absl::string_view system_name,

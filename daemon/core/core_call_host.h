@@ -46,6 +46,10 @@ class CoreCallHost final : public adapters::CallHost {
   // callback on this thread.
   void TokensChanged();
 
+  // WatchSystem feeds open now: event-bus subscribers that are not clients'
+  // streams (voipd_active_subscribers leaves them out).
+  size_t system_watches() const { return system_watches_->load(); }
+
  private:
   class TokenWatch;
   struct TokenWatchers {
@@ -58,6 +62,9 @@ class CoreCallHost final : public adapters::CallHost {
   const CallAdmission* const admission_;
   EventBus* const bus_;
   std::atomic<CallController*> controller_{nullptr};
+  // Shared with the watches, which may outlive the host at shutdown.
+  const std::shared_ptr<std::atomic<size_t>> system_watches_ =
+      std::make_shared<std::atomic<size_t>>(0);
   // Shared with the watches, which may outlive the host at shutdown.
   const std::shared_ptr<TokenWatchers> token_watchers_ = std::make_shared<TokenWatchers>();
 };

@@ -140,6 +140,9 @@ TEST_F(CoreCallHostTest, WatchSystemSeesThatSystemsEventsInOrderUntilDestroyed) 
         seen.push_back(event.session().status());
       });
   ASSERT_TRUE(watch.ok()) << watch.status();
+  // Counted apart from clients' streams (voipd_active_subscribers).
+  EXPECT_EQ(host_.system_watches(), 1u);
+  EXPECT_EQ(bus_.subscriber_count(), 1u);
   absl::StatusOr<voip::v1::CallSession> in =
       host_.AcceptInbound("agents", adapters::InboundCall{"p", "bob", "alice", {}});
   ASSERT_TRUE(in.ok()) << in.status();
@@ -151,6 +154,7 @@ TEST_F(CoreCallHostTest, WatchSystemSeesThatSystemsEventsInOrderUntilDestroyed) 
     EXPECT_EQ(seen[1], voip::v1::CALL_STATUS_RINGING);
   }
   watch->reset();
+  EXPECT_EQ(host_.system_watches(), 0u);
   ASSERT_TRUE(host_.AcceptInbound("agents", adapters::InboundCall{"q", "bob", "alice", {}}).ok());
   absl::SleepFor(absl::Milliseconds(50));  // nothing may arrive after the reset
   absl::MutexLock lock(&mu);
