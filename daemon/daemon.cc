@@ -298,13 +298,24 @@ absl::Status Daemon::Reload() {
   if (settings->listen != settings_.listen) {
     LogWarn("daemon", "reload: `listen` changes take effect only after a restart");
   }
-  if (settings->metrics_listen != settings_.metrics_listen ||
-      settings->security.unix_socket.mode != settings_.security.unix_socket.mode ||
-      settings->security.unix_socket.group != settings_.security.unix_socket.group ||
-      settings->security.tls.cert_file != settings_.security.tls.cert_file ||
-      settings->security.tls.client_ca_file != settings_.security.tls.client_ca_file) {
-    LogWarn("daemon", "reload: metrics, unix_socket and tls file paths take effect only "
-                      "after a restart (the files themselves are re-read on every reload)");
+  // Settings the running server was built with: name each one that changed.
+  std::vector<std::string> need_restart;
+  const SecuritySettings& now = settings_.security;
+  const SecuritySettings& next = settings->security;
+  if (settings->metrics_listen != settings_.metrics_listen) need_restart.push_back("metrics.listen");
+  if (next.unix_socket.mode != now.unix_socket.mode) need_restart.push_back("unix_socket.mode");
+  if (next.unix_socket.group != now.unix_socket.group) need_restart.push_back("unix_socket.group");
+  if (next.tls.cert_file != now.tls.cert_file) need_restart.push_back("tls.cert_file");
+  if (next.tls.key_file != now.tls.key_file) need_restart.push_back("tls.key_file");
+  if (next.tls.client_ca_file != now.tls.client_ca_file) need_restart.push_back("tls.client_ca_file");
+  if (next.tls.refresh_interval != now.tls.refresh_interval) {
+    need_restart.push_back("tls.refresh_interval");
+  }
+  if (next.max_request_bytes != now.max_request_bytes) need_restart.push_back("max_request_bytes");
+  if (!need_restart.empty()) {
+    LogWarn("daemon", absl::StrCat("reload: ", absl::StrJoin(need_restart, ", "),
+                                   " take effect only after a restart (the TLS files themselves "
+                                   "are re-read on every reload); the running values stay"));
   }
   controller_->SetSystems(*systems, ControllerLimits{settings->end_call_timeout});
   ApplyLimits(*settings);
@@ -319,6 +330,7 @@ absl::Status Daemon::Reload() {
   settings->metrics_listen = settings_.metrics_listen;
   settings->security.tls = settings_.security.tls;
   settings->security.unix_socket = settings_.security.unix_socket;
+  settings->security.max_request_bytes = settings_.security.max_request_bytes;
   if (settings->state_dir != settings_.state_dir && !settings->state_dir.empty()) {
     LogWarn("daemon", "reload: state_dir changes take effect only after a restart");
   }

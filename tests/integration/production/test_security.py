@@ -548,6 +548,31 @@ class TlsReloadTest(unittest.TestCase):
             d.__exit__(None, None, None)
 
 
+class RestartOnlyReloadTest(unittest.TestCase):
+    def test_reload_names_the_settings_that_need_a_restart_and_keeps_them(self):
+        # The server was built with them: a reload that changes one must say
+        # so by name, and the running value must go on applying.
+        cfg = lambda size: base_config() + "max_request_bytes: %d\n" % size
+        with voipd_harness.Voipd(config_text=cfg(4096)) as d:
+            channel, s = stub(d.addr)
+            with channel:
+                big = pb.StartCallRequest()
+                big.to.number = "+12015550100"
+                big.labels["pad"] = "x" * 8000
+
+                def refused():
+                    with self.assertRaises(grpc.RpcError) as ctx:
+                        s.StartCall(big, timeout=RPC_TIMEOUT)
+                    self.assertEqual(ctx.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+                refused()
+                d.rewrite_config(cfg(1024 * 1024))
+                d.signal(signal.SIGHUP)
+                wait_for(lambda: "daemon: reloaded" in d.log(), "the reload")
+                self.assertRegex(d.log(), r"reload: max_request_bytes take effect only after a "
+                                          r"restart")
+                refused()
+
+
 class TokenReloadTest(unittest.TestCase):
     def test_sighup_rotates_tokens(self):
         old, new = new_token(), new_token()
