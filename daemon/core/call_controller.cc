@@ -483,14 +483,12 @@ absl::StatusOr<CallSession> CallController::Find(const std::string& session_id) 
 
 absl::StatusOr<voip::v1::ListCallsResponse> CallController::ListCalls(
     const voip::v1::ListCallsRequest& request) const {
+  if (absl::Status s = ValidateListCalls(request); !s.ok()) return s;
   if (request.created_after().nanos() < 0 || request.created_before().nanos() < 0) {
     return InvalidArgumentError("created_after", "created_after/created_before: invalid timestamp");
   }
   std::string number;
   if (!request.number().empty()) {
-    if (request.number().size() > 256) {
-      return InvalidArgumentError("number", "number: longer than 256 characters");
-    }
     // Match what was stored: the normalized form when the text is a number.
     absl::StatusOr<NormalizedTarget> target =
         NormalizeNumber(request.number(), systems()->default_region(), "number");
@@ -510,6 +508,10 @@ void CallController::SimulateInboundCall(const voip::v1::SimulateInboundCallRequ
                                          SessionCallback done) {
   if (shutting_down_.load()) {
     std::move(done)(MakeVoipError(voip::v1::DAEMON_SHUTDOWN, "voipd is shutting down; no new calls"));
+    return;
+  }
+  if (absl::Status s = ValidateSystemName(request.system_name(), "system_name"); !s.ok()) {
+    std::move(done)(s);
     return;
   }
   SystemTablePtr systems = this->systems();

@@ -30,17 +30,18 @@ absl::Status CheckString(const std::string& value, const std::string& field, siz
   return absl::OkStatus();
 }
 
+// A string -> string map (labels, a label filter, `extra`) named `name`.
 template <typename Map>
-absl::Status CheckLabels(const Map& labels) {
+absl::Status CheckLabels(const Map& labels, const std::string& name = "labels") {
   if (labels.size() > kMaxLabels) {
-    return InvalidArgumentError("labels", absl::StrCat("labels: more than ", kMaxLabels));
+    return InvalidArgumentError(name, absl::StrCat(name, ": more than ", kMaxLabels));
   }
   for (const auto& [key, value] : labels) {
     // A key that fails its own check is not echoed into the field name: the
     // client would print a newline or a kilobyte of it with the error.
-    if (key.empty()) return InvalidArgumentError("labels", "labels: empty key");
+    if (key.empty()) return InvalidArgumentError(name, absl::StrCat(name, ": empty key"));
     if (!IsPrintable(key)) {
-      return InvalidArgumentError("labels", "labels: a key contains control characters");
+      return InvalidArgumentError(name, absl::StrCat(name, ": a key contains control characters"));
     }
     if (key.size() > kMaxLabelKey) {
       // Its first 16 bytes, cut back to a whole UTF-8 character: the message
@@ -48,10 +49,10 @@ absl::Status CheckLabels(const Map& labels) {
       size_t cut = 16;
       while (cut > 0 && (static_cast<unsigned char>(key[cut]) & 0xC0) == 0x80) --cut;
       return InvalidArgumentError(
-          "labels", absl::StrCat("labels: key '", key.substr(0, cut), "...' is longer than ",
-                                 kMaxLabelKey, " bytes"));
+          name, absl::StrCat(name, ": key '", key.substr(0, cut), "...' is longer than ",
+                             kMaxLabelKey, " bytes"));
     }
-    const std::string field = absl::StrCat("labels[", key, "]");
+    const std::string field = absl::StrCat(name, "[", key, "]");
     if (absl::Status s = CheckString(value, field, kMaxLabelValue); !s.ok()) return s;
   }
   return absl::OkStatus();
@@ -75,8 +76,16 @@ absl::Status ValidateStartCall(const voip::v1::StartCallRequest& request) {
       !s.ok()) {
     return s;
   }
+  if (absl::Status s = CheckString(request.to().type(), "to.type", kMaxIdLength); !s.ok()) {
+    return s;
+  }
   if (absl::Status s = CheckString(request.to().voip_integration_details().system_name(),
                                    "to.voip_integration_details.system_name", kMaxIdLength);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckLabels(request.to().voip_integration_details().extra(),
+                                   "to.voip_integration_details.extra");
       !s.ok()) {
     return s;
   }
@@ -91,6 +100,31 @@ absl::Status ValidateStartCall(const voip::v1::StartCallRequest& request) {
     }
   }
   return CheckLabels(request.labels());
+}
+
+absl::Status ValidateCallFilter(const std::string& session_id, const std::string& system_name,
+                                const google::protobuf::Map<std::string, std::string>& labels,
+                                const std::string& prefix) {
+  if (absl::Status s = CheckString(session_id, prefix + "session_id", kMaxIdLength); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckString(system_name, prefix + "system_name", kMaxIdLength); !s.ok()) {
+    return s;
+  }
+  return CheckLabels(labels, prefix + "labels");
+}
+
+absl::Status ValidateListCalls(const voip::v1::ListCallsRequest& request) {
+  if (absl::Status s = ValidateCallFilter("", request.system_name(), request.labels(), "");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckString(request.number(), "number", kMaxFrom); !s.ok()) return s;
+  return CheckString(request.page_token(), "page_token", kMaxIdLength);
+}
+
+absl::Status ValidateSystemName(const std::string& system_name, const std::string& field) {
+  return CheckString(system_name, field, kMaxIdLength);
 }
 
 absl::Status ValidateInboundCall(const std::string& provider_call_id, const std::string& from,

@@ -12,6 +12,13 @@
 namespace voipd {
 
 absl::Status ValidateStartCall(const voip::v1::StartCallRequest& request);
+absl::Status ValidateListCalls(const voip::v1::ListCallsRequest& request);
+// A stream's filter (SubscribeCallEvents); `prefix` ("filter.") starts each
+// field's path.
+absl::Status ValidateCallFilter(const std::string& session_id, const std::string& system_name,
+                                const google::protobuf::Map<std::string, std::string>& labels,
+                                const std::string& prefix);
+absl::Status ValidateSystemName(const std::string& system_name, const std::string& field);
 absl::Status ValidateSessionId(const std::string& session_id);
 absl::Status ValidateRequestId(const std::string& request_id);
 // What an adapter reports about an inbound call is edge input too.

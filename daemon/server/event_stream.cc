@@ -15,6 +15,7 @@
 #include "adapters/api/voip_error.h"
 #include "daemon/core/call_state_machine.h"
 #include "daemon/core/proto_time.h"
+#include "daemon/core/request_validation.h"
 #include "daemon/server/grpc_status.h"
 #include "daemon/server/rpc_context.h"
 
@@ -173,9 +174,7 @@ CallEventWriter* NewFailedStream(const absl::Status& status) { return new Failed
 
 CallEventWriter* NewWatchCallStream(EventBus* bus, CallRegistry* registry, Metrics* metrics,
                                     const std::string& session_id, StreamCaller caller) {
-  if (session_id.empty()) {
-    return new FailedStream(InvalidArgumentError("session_id", "session_id: is required"));
-  }
+  if (absl::Status s = ValidateSessionId(session_id); !s.ok()) return new FailedStream(s);
   auto* reactor = new EventStreamReactor(/*watch=*/true, bus, metrics, std::move(caller));
   EventFilter filter;
   filter.session_id = session_id;
@@ -203,6 +202,12 @@ CallEventWriter* NewWatchCallStream(EventBus* bus, CallRegistry* registry, Metri
 CallEventWriter* NewSubscribeStream(EventBus* bus, Metrics* metrics,
                                     const voip::v1::SubscribeCallEventsRequest& request,
                                     StreamCaller caller) {
+  if (absl::Status s = ValidateCallFilter(request.filter().session_id(),
+                                          request.filter().system_name(),
+                                          request.filter().labels(), "filter.");
+      !s.ok()) {
+    return new FailedStream(s);
+  }
   EventFilter filter;
   filter.session_id = request.filter().session_id();
   filter.system_name = request.filter().system_name();

@@ -248,5 +248,58 @@ TEST(RequestValidationTest, OrdinarySessionIdIsAccepted) {
   EXPECT_TRUE(ValidateSessionId(std::string(128, 's')).ok());
 }
 
+// Every string field is bounded at the edge, not only the ones a call keeps.
+TEST(RequestValidationTest, ContactTypeAndExtraAreBounded) {
+  auto request = ValidRequest();
+  request.mutable_to()->set_type(std::string(129, 't'));
+  ExpectFieldError(ValidateStartCall(request), "to.type");
+  request = ValidRequest();
+  auto* extra = request.mutable_to()->mutable_voip_integration_details()->mutable_extra();
+  (*extra)["crm"] = std::string(257, 'x');
+  ExpectFieldError(ValidateStartCall(request), "to.voip_integration_details.extra[crm]");
+  extra->clear();
+  for (int i = 0; i < 33; ++i) (*extra)[absl::StrCat("k", i)] = "v";
+  ExpectFieldError(ValidateStartCall(request), "to.voip_integration_details.extra");
+  extra->clear();
+  (*extra)["crm"] = std::string(256, 'x');
+  request.mutable_to()->set_type(std::string(128, 't'));
+  EXPECT_TRUE(ValidateStartCall(request).ok());
+}
+
+TEST(RequestValidationTest, StreamFilterFieldsAreBoundedAndNamed) {
+  google::protobuf::Map<std::string, std::string> labels;
+  ExpectFieldError(ValidateCallFilter(std::string(129, 's'), "", labels, "filter."),
+                   "filter.session_id");
+  ExpectFieldError(ValidateCallFilter("", "sys\ntem", labels, "filter."), "filter.system_name");
+  labels["tenant"] = std::string(257, 'a');
+  ExpectFieldError(ValidateCallFilter("", "", labels, "filter."), "filter.labels[tenant]");
+  labels["tenant"] = "acme";
+  EXPECT_TRUE(ValidateCallFilter("s-1", "sandbox", labels, "filter.").ok());
+}
+
+TEST(RequestValidationTest, ListCallsFieldsAreBounded) {
+  voip::v1::ListCallsRequest request;
+  request.set_system_name(std::string(129, 's'));
+  ExpectFieldError(ValidateListCalls(request), "system_name");
+  request.Clear();
+  request.set_page_token(std::string(129, 'p'));
+  ExpectFieldError(ValidateListCalls(request), "page_token");
+  request.Clear();
+  request.set_number(std::string(257, '1'));
+  ExpectFieldError(ValidateListCalls(request), "number");
+  request.Clear();
+  (*request.mutable_labels())[""] = "x";
+  ExpectFieldError(ValidateListCalls(request), "labels");
+  request.Clear();
+  request.set_system_name("sandbox");
+  (*request.mutable_labels())["tenant"] = "acme";
+  EXPECT_TRUE(ValidateListCalls(request).ok());
+}
+
+TEST(RequestValidationTest, SimulatedInboundSystemNameIsBounded) {
+  ExpectFieldError(ValidateSystemName(std::string(129, 's'), "system_name"), "system_name");
+  EXPECT_TRUE(ValidateSystemName("sandbox", "system_name").ok());
+}
+
 }  // namespace
 }  // namespace voipd

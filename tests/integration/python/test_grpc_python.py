@@ -665,6 +665,28 @@ class EventStreamTest(DaemonTestCase):
     """SubscribeCallEvents ordering, fan-out and resume. Each test ends every
     call it starts, so sequences are attributable."""
 
+    def test_stream_and_list_fields_are_checked_at_the_edge(self):
+        """Every string field is bounded where it comes in, naming the field."""
+        def first(stream):
+            return lambda: next(iter(stream))
+        self.assertRpcError(first(self.stub.WatchCall(pb.WatchCallRequest(session_id="s" * 129),
+                                                      timeout=RPC_TIMEOUT)),
+                            grpc.StatusCode.INVALID_ARGUMENT, epb.INVALID_ARGUMENT, "session_id")
+        bad_filter = pb.SubscribeCallEventsRequest(
+            filter=pb.CallEventFilter(system_name="sand\nbox"))
+        self.assertRpcError(first(self.stub.SubscribeCallEvents(bad_filter, timeout=RPC_TIMEOUT)),
+                            grpc.StatusCode.INVALID_ARGUMENT, epb.INVALID_ARGUMENT,
+                            "filter.system_name")
+        self.assertRpcError(lambda: self.list_calls(page_token="p" * 129),
+                            grpc.StatusCode.INVALID_ARGUMENT, epb.INVALID_ARGUMENT, "page_token")
+        extra = cpb.ContactPhoneNumber(
+            number=ANSWERS,
+            voip_integration_details=cpb.VoipIntegrationDetails(extra={"crm": "x" * 257}))
+        self.assertRpcError(
+            lambda: self.stub.StartCall(pb.StartCallRequest(to=extra), timeout=RPC_TIMEOUT),
+            grpc.StatusCode.INVALID_ARGUMENT, epb.INVALID_ARGUMENT,
+            "to.voip_integration_details.extra[crm]")
+
     def test_unset_after_sequence_sends_only_new_events(self):
         old = self.start_call(ANSWERS)
         self.end(old.session_id)
