@@ -250,6 +250,8 @@ void Daemon::Tick() {
     NotifyStatus(status);
     last_status_ = std::move(status);
   }
+  // A stream whose client stopped reading is cut here (EventBus::WakeLaggards).
+  bus_->WakeLaggards();
   if (server_) {
     server_->SetServing(DefaultSystemHealthy());
     if (history_) server_->SetComponentServing("voipd.history", history_->healthy());

@@ -49,6 +49,11 @@ uint64_t Subscription::cursor() const {
   return cursor_;
 }
 
+absl::Status Subscription::LagError() const {
+  absl::MutexLock lock(&bus_->mu_);
+  return bus_->LagErrorLocked(*this);
+}
+
 void Subscription::Wake() {
   std::function<void()> wake;
   {
@@ -237,24 +242,31 @@ absl::StatusOr<SubscriptionPtr> EventBus::Subscribe(EventFilter filter,
   return sub;
 }
 
-absl::StatusOr<CallEventPtr> EventBus::NextFor(Subscription* sub) {
-  absl::MutexLock lock(&mu_);
+bool EventBus::LaggingLocked(const Subscription& sub) const {
   const uint64_t last = VisibleLocked();
   const uint64_t oldest = log_.empty() ? next_sequence_ : log_.front()->sequence();
   // A resumed subscriber is behind on purpose until it has replayed what it
   // asked for; after that, any lag is its own slowness. Falling out of the
   // window is fatal either way.
-  const uint64_t lag = last - std::max(sub->cursor_, sub->replay_until_);
-  if (lag > max_lag_ || sub->cursor_ + 1 < oldest) {
-    voip::v1::VoipError error;
-    error.set_error_code(voip::v1::RATE_LIMITED);
-    error.set_message(absl::StrCat("subscriber fell ", last - sub->cursor_,
-                                   " events behind (limit ", max_lag_,
-                                   "); resume with after_sequence=", sub->cursor_));
-    (*error.mutable_details())["limit"] = "events.subscriber_max_lag";
-    (*error.mutable_details())["resume_after_sequence"] = absl::StrCat(sub->cursor_);
-    return MakeVoipError(std::move(error));
-  }
+  return last - std::max(sub.cursor_, sub.replay_until_) > max_lag_ || sub.cursor_ + 1 < oldest;
+}
+
+absl::Status EventBus::LagErrorLocked(const Subscription& sub) const {
+  if (!LaggingLocked(sub)) return absl::OkStatus();
+  const uint64_t last = VisibleLocked();
+  voip::v1::VoipError error;
+  error.set_error_code(voip::v1::RATE_LIMITED);
+  error.set_message(absl::StrCat("subscriber fell ", last - sub.cursor_, " events behind (limit ",
+                                 max_lag_, "); resume with after_sequence=", sub.cursor_));
+  (*error.mutable_details())["limit"] = "events.subscriber_max_lag";
+  (*error.mutable_details())["resume_after_sequence"] = absl::StrCat(sub.cursor_);
+  return MakeVoipError(std::move(error));
+}
+
+absl::StatusOr<CallEventPtr> EventBus::NextFor(Subscription* sub) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status lagging = LagErrorLocked(*sub); !lagging.ok()) return lagging;
+  const uint64_t last = VisibleLocked();
   if (const CallEventPtr* next = SkipRejectedLocked(*sub, last)) {
     sub->cursor_ = (*next)->sequence();
     return *next;
@@ -297,6 +309,17 @@ void EventBus::WakeAll() {
   {
     absl::MutexLock lock(&mu_);
     subs = AllLocked();
+  }
+  Dispatch(std::move(subs));
+}
+
+void EventBus::WakeLaggards() {
+  WakeList subs;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [ptr, weak] : all_) {
+      if (LaggingLocked(*ptr)) subs.push_back(weak);
+    }
   }
   Dispatch(std::move(subs));
 }

@@ -56,6 +56,9 @@ class Subscription {
   void Close();
   // The sequence of the last event handed out (or skipped by the filter).
   uint64_t cursor() const;
+  // The error Next() would give now because the subscriber fell too far
+  // behind (RESOURCE_EXHAUSTED, RATE_LIMITED), or OK; takes nothing.
+  absl::Status LagError() const;
 
  private:
   friend class EventBus;
@@ -125,6 +128,11 @@ class EventBus {
   // through the dispatcher): after a reload, so that each stream re-checks
   // its token even when no event is coming.
   void WakeAll();
+  // Wakes every subscription that fell too far behind. A stream whose
+  // client stopped reading never asks for its next event (its write never
+  // completes), so nothing else would tell it to give up; the daemon calls
+  // this once a second.
+  void WakeLaggards();
 
   // Durable history (issue 8): every published event is handed to
   // `journal` (under the bus lock, so in sequence order; it must only
@@ -151,6 +159,9 @@ class EventBus {
   friend class Subscription;
   absl::StatusOr<CallEventPtr> NextFor(Subscription* sub);
   void Forget(Subscription* sub);
+  // Whether `sub` fell too far behind; its error, or OK.
+  bool LaggingLocked(const Subscription& sub) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status LagErrorLocked(const Subscription& sub) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Every live subscription, for CloseAll and WakeAll.
   WakeList AllLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves the waiting subscribers that have something to take among the

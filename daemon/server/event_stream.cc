@@ -84,9 +84,13 @@ class StreamPump : public std::enable_shared_from_this<StreamPump> {
   }
 
   void PumpOnce() {
-    if (finished_ || in_flight_.load() || !sub_) return;
+    if (finished_ || !sub_) return;
+    if (in_flight_.load()) {
+      CutIfStalled();
+      return;
+    }
     if (cancelled_.load() || write_failed_.load()) {
-      Finish(grpc::Status::CANCELLED);
+      Finish(cut_.ok() ? grpc::Status::CANCELLED : ToGrpcStatus(cut_));
       return;
     }
     if (finish_after_write_) {
@@ -120,6 +124,20 @@ class StreamPump : public std::enable_shared_from_this<StreamPump> {
     writer_->StartWrite(current_.get());  // may run OnWriteDone inline
   }
 
+  // A write that stays in flight while the subscriber falls behind the lag
+  // limit means the client stopped reading (flow control holds the write):
+  // the RPC is cancelled, which fails the write and ends the stream. Only
+  // EventBus::WakeLaggards wakes a stream in that state. Runs inside the
+  // drain loop before Finish, so the RPC (and its context) is still alive.
+  void CutIfStalled() {
+    if (!cut_.ok() || !caller_.cancel) return;
+    absl::Status lagging = sub_->LagError();
+    if (lagging.ok()) return;
+    cut_ = std::move(lagging);
+    metrics_->CounterAdd(kSubscribersDropped, {});
+    caller_.cancel();
+  }
+
   CallEventWriter* const writer_;
   const bool watch_;
   EventBus* const bus_;
@@ -133,6 +151,7 @@ class StreamPump : public std::enable_shared_from_this<StreamPump> {
   // Touched only inside the drain loop.
   bool finished_ = false;
   bool finish_after_write_ = false;
+  absl::Status cut_;  // why CutIfStalled cancelled the RPC
   CallEventPtr first_;
   CallEventPtr current_;  // the message being written
   uint64_t skip_through_ = 0;

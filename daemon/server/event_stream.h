@@ -1,6 +1,9 @@
 // Server-streaming reactors for WatchCall and SubscribeCallEvents.
 #pragma once
 
+#include <functional>
+#include <string>
+
 #include <grpcpp/grpcpp.h>
 
 #include "daemon/core/call_registry.h"
@@ -18,6 +21,9 @@ using CallEventWriter = grpc::ServerWriteReactor<voip::v1::CallEvent>;
 struct StreamCaller {
   StreamGrant grant;
   std::string peer;
+  // Cancels the RPC (ServerContext::TryCancel): how a stream whose client
+  // stopped reading is cut, since no status can pass its unread data.
+  std::function<void()> cancel;
 };
 
 // WatchCall: the call's snapshot, then each change; OK after the terminal event.

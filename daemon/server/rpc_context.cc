@@ -63,7 +63,7 @@ StreamCaller RpcContext::StreamCallerFor(const Principal& principal) const {
                                            ? std::optional<absl::string_view>(*authorization_)
                                            : std::nullopt),
                   principal, method_),
-      peer()};
+      peer(), [ctx = ctx_] { ctx->TryCancel(); }};
 }
 
 // Connections voipd accepted itself are "fd:N" to gRPC.

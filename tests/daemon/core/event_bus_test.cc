@@ -260,6 +260,34 @@ TEST(EventBusTest, SubscriberExactlyAtMaxLagIsNotCut) {
   EXPECT_THAT(Drain(*sub), ElementsAreArray(Range(1, 5)));
 }
 
+// A subscriber that stopped asking (its client stopped reading, so its
+// write never completes) is not waiting for a wake-up: WakeLaggards is what
+// tells it, and only it, that it fell behind.
+TEST(EventBusTest, WakeLaggardsWakesOnlyTheSubscribersPastTheLagLimit) {
+  EventBus bus(100, /*max_lag=*/5);
+  auto stuck_wakes = std::make_shared<WakeCounter>();
+  auto reader_wakes = std::make_shared<WakeCounter>();
+  auto stuck = MustSubscribe(bus, {}, std::nullopt, CountWakes(stuck_wakes));
+  auto reader = MustSubscribe(bus, {}, std::nullopt, CountWakes(reader_wakes));
+  PublishN(bus, 1);
+  ASSERT_TRUE(stuck->Next().ok());  // took one, never asks again
+  for (int i = 0; i < 10; ++i) {
+    bus.Publish(MakeEvent());
+    Drain(*reader);
+  }
+  const int stuck_before = stuck_wakes->Get();  // not waiting: no wake-ups came
+  const int reader_before = reader_wakes->Get();
+  EXPECT_TRUE(reader->LagError().ok());
+  absl::Status lag = stuck->LagError();
+  EXPECT_EQ(lag.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(GetVoipError(lag)->details().at("resume_after_sequence"), "1");
+  EXPECT_EQ(stuck->cursor(), 1u) << "LagError takes nothing";
+
+  bus.WakeLaggards();
+  EXPECT_EQ(stuck_wakes->Get(), stuck_before + 1);
+  EXPECT_EQ(reader_wakes->Get(), reader_before);
+}
+
 TEST(EventBusTest, SlowSubscriberIsCutWithResumePointWhileFastOneContinues) {
   EventBus bus(100, /*max_lag=*/5);
   auto fast = MustSubscribe(bus);

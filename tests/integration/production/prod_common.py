@@ -70,7 +70,7 @@ def token_yaml(name, token, scopes, labels=None, extra=""):
 
 def stub(addr, credentials=None, options=()):
     channel = (grpc.secure_channel(addr, credentials, options=list(options)) if credentials
-               else grpc.insecure_channel(addr))
+               else grpc.insecure_channel(addr, options=list(options)))
     return channel, P.voip_service_pb2_grpc.VoipServiceStub(channel)
 
 

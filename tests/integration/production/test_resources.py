@@ -167,3 +167,50 @@ class ResourcesTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class StalledSubscriberTest(unittest.TestCase):
+    """A client that stops reading a SubscribeCallEvents stream (its process
+    hangs, but its connection stays up) holds the server's write in HTTP/2
+    flow control forever; nothing ever asks that stream for its next event.
+    Once it is further behind than events.subscriber_max_lag, voipd must cut
+    it (counted in voipd_subscribers_dropped_total) while a reading
+    subscriber goes on."""
+
+    def test_a_subscriber_that_stops_reading_is_cut(self):
+        config = CONFIG + "events: { window: 200, subscriber_max_lag: 50 }\n"
+        with voipd_harness.Voipd(config_text=config) as d:
+            # Small receive windows, so a few hundred events fill them.
+            stuck_channel, stuck_stub = stub(d.addr, options=[("grpc.http2.bdp_probe", 0),
+                                                              ("grpc.http2.lookahead_bytes", 1024)])
+            channel, s = stub(d.addr)
+            with stuck_channel, channel:
+                stuck = stuck_stub.SubscribeCallEvents(pb.SubscribeCallEventsRequest(), timeout=60)
+                wait_for(lambda: sample(scrape(d), "voipd_active_subscribers") == 1,
+                         "the stuck stream to open")
+                reader = s.SubscribeCallEvents(pb.SubscribeCallEventsRequest(), timeout=60)
+                wait_for(lambda: sample(scrape(d), "voipd_active_subscribers") == 2,
+                         "the reading stream to open")
+                # ~1,200 events (~400 KB), far past both windows; the reader
+                # keeps up with the first ones.
+                last = None
+                for _ in range(400):
+                    last = start_call(s, None, BUSY)
+                seen = 0
+                for event in reader:
+                    seen += 1
+                    if (event.session.session_id == last.session_id and
+                            event.session.status == cpb.CALL_STATUS_BUSY):
+                        break
+                self.assertGreater(seen, 1000)
+                wait_for(lambda: (sample(scrape(d), "voipd_subscribers_dropped_total") or 0) >= 1,
+                         "the stuck stream to be cut")
+                self.assertEqual(sample(scrape(d), "voipd_active_subscribers"), 1,
+                                 "only the reader is left")
+                # Reading now: what was buffered, then the end, not a hang.
+                with self.assertRaises(grpc.RpcError) as ctx:
+                    for _ in stuck:
+                        pass
+                self.assertIn(ctx.exception.code(),
+                              (grpc.StatusCode.CANCELLED, grpc.StatusCode.RESOURCE_EXHAUSTED))
+                reader.cancel()
