@@ -71,7 +71,8 @@ absl::StatusOr<SystemTablePtr> Daemon::BuildSystems(const DaemonSettings& settin
     absl::StatusOr<adapters::AdapterPtr> adapter = config.factory->Create(*config.config, context);
     if (!adapter.ok()) {
       return absl::Status(adapter.status().code(),
-                          absl::StrCat("systems.", config.name, ": ", adapter.status().message()));
+                          absl::StrCat(config.where, "systems.", config.name, ": ",
+                                       adapter.status().message()));
     }
     systems[config.name] = SystemEntry{config.name, config.type, std::move(*adapter),
                                        config.fingerprint};

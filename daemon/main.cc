@@ -117,8 +117,8 @@ int main(int argc, char** argv) {
     for (const voipd::SystemConfig& system : settings->systems) {
       if (absl::Status s = system.factory->CheckFiles(*system.config, secrets); !s.ok()) {
         voipd::FlushLogs();
-        std::fprintf(stderr, "voipd: invalid configuration: systems.%s: %s\n",
-                     system.name.c_str(), std::string(s.message()).c_str());
+        std::fprintf(stderr, "voipd: invalid configuration: %ssystems.%s: %s\n",
+                     system.where.c_str(), system.name.c_str(), std::string(s.message()).c_str());
         return 1;
       }
     }

@@ -1,4 +1,5 @@
 // Registers the `sip` type; this file does nothing else.
+#include "absl/strings/str_cat.h"
 #include "adapters/api/registry.h"
 #include "adapters/api/voip_error.h"
 #include "adapters/sip/sip_adapter.h"
@@ -32,7 +33,11 @@ class SipAdapterFactory final : public TypedAdapterFactory<voip::config::v1::Sip
     if (!settings->password_file.empty()) {
       absl::StatusOr<std::string> secret =
           context.secrets->ReadSecretFile(settings->password_file);
-      if (!secret.ok()) return secret.status();
+      if (!secret.ok()) {
+        // The reader's message names the path, never the content.
+        return ConfigurationError(absl::StrCat("password_file: ", secret.status().message()),
+                                  "password_file");
+      }
       password = std::move(*secret);
     }
     std::shared_ptr<const WavPrompt> prompt;

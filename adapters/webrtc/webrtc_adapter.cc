@@ -54,9 +54,15 @@ absl::StatusOr<std::shared_ptr<WebRtcAdapter>> WebRtcAdapter::Create(
   if (!config.tls_cert_file().empty()) {
     if (context.secrets == nullptr) return ConfigurationError("tls_cert_file: no secret reader");
     absl::StatusOr<std::string> cert = context.secrets->ReadSecretFile(config.tls_cert_file());
-    if (!cert.ok()) return cert.status();
+    if (!cert.ok()) {
+      return ConfigurationError(absl::StrCat("tls_cert_file: ", cert.status().message()),
+                                "tls_cert_file");
+    }
     absl::StatusOr<std::string> key = context.secrets->ReadSecretFile(config.tls_key_file());
-    if (!key.ok()) return key.status();
+    if (!key.ok()) {
+      return ConfigurationError(absl::StrCat("tls_key_file: ", key.status().message()),
+                                "tls_key_file");
+    }
     options.tls_cert_pem = std::move(*cert);
     options.tls_key_pem = std::move(*key);
   }

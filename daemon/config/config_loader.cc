@@ -99,6 +99,7 @@ absl::StatusOr<SystemConfig> LoadSystem(const std::string& name, const YAML::Nod
   }
   SystemConfig system;
   system.name = name;
+  system.where = Where(source, node);
   system.type = type_node.Scalar();
   system.factory = adapters::AdapterRegistry::Find(system.type);
   if (system.factory == nullptr) {

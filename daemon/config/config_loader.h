@@ -23,6 +23,10 @@ struct SystemConfig {
   const adapters::AdapterFactory* factory = nullptr;
   std::shared_ptr<const google::protobuf::Message> config;  // the adapter's typed config
   std::string fingerprint;  // type + deterministic serialization
+  // "FILE:LINE: " of the system's settings, so that an error found when the
+  // adapter is created (an unreadable secret, a port in use) points there
+  // like a validation error does.
+  std::string where;
 };
 
 struct HistorySettings {

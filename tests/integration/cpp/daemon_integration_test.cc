@@ -644,6 +644,20 @@ TEST(DaemonConfigTest, InvalidConfigExitsNonZeroNamingFileLineAndField) {
        "calls:\n"
        "  end_call_timout: 5s\n",
        ":5:", "calls.end_call_timout"},
+      // Found only when the adapter is created: still the file, the
+      // system's line and the setting.
+      {"listen: [\"127.0.0.1:0\"]\n"
+       "default_system: sandbox\n"
+       "systems:\n"
+       "  sandbox: { type: sandbox }\n"
+       "  pbx:\n"
+       "    type: sip\n"
+       "    server: \"127.0.0.1:9\"\n"
+       "    local_address: 127.0.0.1\n"
+       "    local_port: 0\n"
+       "    username: alice\n"
+       "    password_file: /nonexistent/voipd-test-secret\n",
+       ":6:", "systems.pbx: password_file: "},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.text);
