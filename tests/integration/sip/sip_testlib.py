@@ -90,6 +90,39 @@ def free_port_pair():
     raise RuntimeError("no free port pair")
 
 
+def free_port_range(count, first=40000, last=44999):
+    """An even port P such that P .. P+count-1 are all free for UDP on
+    127.0.0.1 right now (a small rtp_ports range of the test's own)."""
+    for base in range(first, last - count + 2, count + count % 2):
+        if not any(port_in_use(port, tcp=False) for port in range(base, base + count)):
+            return base
+    raise RuntimeError("no %d free UDP ports in %d-%d" % (count, first, last))
+
+
+def udp_ports_of(pid, host="127.0.0.1"):
+    """The local ports of the UDP sockets process `pid` holds on `host`
+    (IPv4): its socket inodes (/proc/PID/fd) looked up in /proc/PID/net/udp."""
+    inodes = set()
+    fd_dir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fd_dir):
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    want = "%08X" % int.from_bytes(socket.inet_aton(host), "little")
+    ports = set()
+    with open("/proc/%d/net/udp" % pid) as f:
+        next(f)  # header
+        for line in f:
+            fields = line.split()
+            addr, port = fields[1].split(":")
+            if addr == want and fields[9] in inodes:
+                ports.add(int(port, 16))
+    return ports
+
+
 def port_in_use(port, tcp, host="127.0.0.1"):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
@@ -111,6 +144,27 @@ def wait_until(fn, what, timeout=WAIT, interval=0.02):
         if time.monotonic() > deadline:
             raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
         time.sleep(interval)
+
+
+def sip_messages(trace, method, received=True):
+    """The messages of a SIPp -trace_msg log (Sipp.messages()) whose start
+    line is a `method` request (e.g. "INVITE"), in order: those SIPp
+    received (sent by voipd), or with received=False those SIPp sent."""
+    direction = "received" if received else "sent"
+    found = []
+    for entry in re.split(r"^-{20,}[^\n]*\n", trace, flags=re.M):
+        head, _, message = entry.partition("\n")
+        if direction in head and message.lstrip().startswith(method + " "):
+            found.append(message.lstrip())
+    return found
+
+
+def sip_message(trace, method, received=True):
+    """The first of sip_messages(); an AssertionError when there is none."""
+    found = sip_messages(trace, method, received)
+    if not found:
+        raise AssertionError("no %s request in the trace:\n%s" % (method, trace[-3000:]))
+    return found[0]
 
 
 class Sipp:

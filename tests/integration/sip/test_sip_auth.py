@@ -2,10 +2,11 @@
 the password read from `password_file`, and the system's health while it
 registers."""
 import os
+import re
 import tempfile
 import unittest
 
-from sip_testlib import S, SipTestCase, epb, pb, sip_system, wait_until
+from sip_testlib import S, SipTestCase, code_name, cpb, epb, pb, sip_system, wait_until
 
 HEALTHY = pb.HEALTH_STATE_HEALTHY
 UNHEALTHY = pb.HEALTH_STATE_UNHEALTHY
@@ -44,6 +45,43 @@ class AuthTest(SipTestCase):
         self.assertEqual(final.end_reason.provider_cause.sip_code, 401)
         self.assertIn("alice", final.end_reason.message)
         self.assertSippPassed(sipp)
+
+    def assertChallengeNotAnswered(self, sipp, call, code):
+        """The call failed with CONFIGURATION_ERROR on the one challenge
+        (`code`), and voipd did not send the INVITE again."""
+        final = self.assertHistory(call.session_id,
+                                   [S.CALL_STATUS_INITIATING, S.CALL_STATUS_FAILED])
+        self.assertEqual(code_name(final.end_reason.error_code),
+                         code_name(epb.CONFIGURATION_ERROR), final.end_reason)
+        self.assertEqual(final.end_reason.source, cpb.HANGUP_SOURCE_SYSTEM)
+        self.assertEqual(final.end_reason.provider_cause.sip_code, code)
+        self.assertSippPassed(sipp)  # the challenge was ACKed, no INVITE followed
+        trace = sipp.messages()
+        self.assertEqual(len(re.findall(r"^INVITE sip:", trace, re.M)), 1, trace)
+        self.assertNotIn("Authorization:", trace)
+        return final
+
+    def test_sha256_only_challenge_is_a_configuration_error(self):
+        # libre 1.1.0 does MD5 digests only: a server insisting on SHA-256
+        # gets no answer.
+        sipp = self.sipp("challenge_401_once.xml", keys={"algorithm": "SHA-256"})
+        self.start_voipd({"pbx": sip_system(sipp.addr, username="alice",
+                                            password_file=self.password_file("s3cret"))})
+        call = self.start_call()
+        final = self.assertChallengeNotAnswered(sipp, call, 401)
+        self.assertIn("MD5", final.end_reason.message)
+
+    def test_challenge_without_credentials_is_a_configuration_error(self):
+        # No username / password_file configured: a 401 (WWW-Authenticate)
+        # and a 407 (Proxy-Authenticate) both fail the call.
+        sipps = {"www": self.sipp("challenge_401_once.xml", keys={"algorithm": "MD5"}),
+                 "proxy": self.sipp("challenge_407_once.xml", keys={"algorithm": "MD5"})}
+        self.start_voipd({name: sip_system(s.addr) for name, s in sipps.items()})
+        calls = {name: self.start_call(system=name) for name in sipps}
+        for name, code in (("www", 401), ("proxy", 407)):
+            with self.subTest(challenge=code):
+                final = self.assertChallengeNotAnswered(sipps[name], calls[name], code)
+                self.assertIn("password_file", final.end_reason.message)
 
     def test_register_refreshes_and_reports_healthy(self):
         sipp = self.sipp("register.xml")

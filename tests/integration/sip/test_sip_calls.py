@@ -4,10 +4,13 @@ Run (ctest sets the env):
   VOIPD_BIN=build/daemon/voipd VOIPD_PROTO_DIR=proto \
     /usr/bin/python3 -m unittest discover -s tests/integration/sip -p "test_*.py" -v
 """
+import re
 import time
 import unittest
 
-from sip_testlib import S, SipTestCase, cpb, epb, sip_system
+import grpc
+
+from sip_testlib import P, S, SipTestCase, code_name, cpb, epb, sip_message, sip_system
 
 
 class CallFlowTest(SipTestCase):
@@ -112,6 +115,74 @@ class CallFlowTest(SipTestCase):
         self.assertGreater(elapsed, 0.9)
         self.assertLess(elapsed, 3.0)
         self.assertSippPassed(sipp)  # CANCEL arrived; 487 was ACKed
+
+    def test_system_ring_timeout_applies_when_start_call_sets_none(self):
+        sipp = self.sipp("no_answer.xml")
+        # The system's ring_timeout, far below the 20 s sip_system() default
+        # and the 30 s built-in one; StartCall carries no ring_timeout.
+        self.start_voipd({"pbx": sip_system(sipp.addr, ring_timeout="1500ms")})
+        started = time.monotonic()
+        call = self.start_call()
+        watch = self.watch(call.session_id)
+        self.wait_status(watch, S.CALL_STATUS_RINGING)
+        ended = self.wait_terminal(watch, timeout=8)
+        elapsed = time.monotonic() - started
+        self.assertEqual(ended.session.status, S.CALL_STATUS_UNAVAILABLE,
+                         ended.session.end_reason)
+        self.assertEqual(ended.session.end_reason.source, cpb.HANGUP_SOURCE_SYSTEM)
+        self.assertEqual(ended.session.end_reason.error_code, epb.ERROR_CODE_UNSPECIFIED)
+        self.assertIn("ring timeout", ended.session.end_reason.message)
+        self.assertIn("CANCEL", ended.session.end_reason.message)
+        self.assertGreater(elapsed, 1.4)
+        self.assertLess(elapsed, 3.0)
+        self.assertHistory(call.session_id, [
+            S.CALL_STATUS_INITIATING, S.CALL_STATUS_RINGING, S.CALL_STATUS_UNAVAILABLE])
+        self.assertSippPassed(sipp)  # CANCEL arrived; 487 was ACKed
+        self.assertRegex(sipp.messages(), r"CANCEL sip:[^\r\n]* SIP/2\.0")
+
+    def test_max_calls_refuses_one_call_over_the_limit(self):
+        sipp = self.sipp("no_answer.xml", calls=3)
+        self.start_voipd({"pbx": sip_system(sipp.addr, max_calls=2)})
+        first, second = self.start_call(), self.start_call(number="+12015550101")
+        watches = [self.watch(c.session_id) for c in (first, second)]
+        for watch in watches:
+            self.wait_status(watch, S.CALL_STATUS_RINGING)
+        with self.assertRaises(grpc.RpcError) as ctx:
+            self.start_call(number="+12015550102")
+        self.assertEqual(ctx.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED,
+                         ctx.exception.details())
+        err = P.voip_error(ctx.exception)
+        self.assertIsNotNone(err, "no VoipError in %s" % ctx.exception)
+        self.assertEqual(code_name(err.error_code), code_name(epb.RATE_LIMITED), err)
+        self.assertIn("max_calls", err.message)
+        # The refused call never reached the far end.
+        self.assertEqual(len(re.findall(r"^INVITE sip:", sipp.messages(), re.M)), 2)
+        # The limit counts running calls: once one ends, a new one is taken.
+        self.end_call(first.session_id)
+        self.wait_terminal(watches[0])
+        third = self.start_call(number="+12015550103")
+        watches.append(self.watch(third.session_id))
+        self.wait_status(watches[-1], S.CALL_STATUS_RINGING)
+        for call, watch in ((second, watches[1]), (third, watches[2])):
+            self.end_call(call.session_id)
+            self.wait_terminal(watch)
+        self.assertSippPassed(sipp)  # each of the three got its CANCEL
+
+    def test_telephone_event_false_leaves_it_out_of_the_offer(self):
+        sipp = self.sipp("answer.xml")
+        self.start_voipd({"pbx": sip_system(sipp.addr, telephone_event=False)})
+        call = self.start_call()
+        watch = self.watch(call.session_id)
+        self.wait_status(watch, S.CALL_STATUS_CONNECTED)
+        self.end_call(call.session_id)
+        self.wait_terminal(watch)
+        self.assertSippPassed(sipp)
+        # Only voipd's INVITE: SIPp's own 200 OK offers telephone-event.
+        invite = sip_message(sipp.messages(), "INVITE")
+        self.assertRegex(invite, r"m=audio \d+ RTP/AVP 0 8\r\n")
+        self.assertIn("a=rtpmap:0 PCMU/8000", invite)
+        self.assertNotIn("telephone-event", invite)
+        self.assertNotIn(" 101", invite.split("m=audio", 1)[1])
 
     def test_end_call_before_answer_sends_cancel(self):
         sipp = self.sipp("no_answer.xml")

@@ -1,9 +1,13 @@
 """Far ends that misbehave or are missing: voipd keeps running and each
 call fails cleanly, within the configured bound."""
+import os
+import socket
+import tempfile
 import time
 import unittest
 
-from sip_testlib import S, SipTestCase, cpb, epb, free_port, sip_system
+from sip_testlib import (S, SipTestCase, cpb, daemon_config, epb, free_port, sip_system,
+                         voipd_harness)
 
 
 class FailureTest(SipTestCase):
@@ -63,6 +67,78 @@ class FailureTest(SipTestCase):
         self.assertEqual(ended.session.status, S.CALL_STATUS_FAILED)
         self.assertEqual(ended.session.end_reason.error_code, epb.NETWORK_ERROR)
         self.assertLess(time.monotonic() - started, 2.0, "a refused connection fails at once")
+
+
+
+class StartupFailureTest(SipTestCase):
+    """Settings that cannot work stop voipd at start-up: it exits by itself
+    (non-zero, no ready file) with one line naming the system and why."""
+
+    def start_voipd_expecting_exit(self, systems):
+        """voipd's exit code and output; fails if it starts serving."""
+        voipd = voipd_harness.Voipd(config_text=daemon_config(systems))
+        try:
+            with self.assertRaises(RuntimeError, msg="voipd started with %s" % systems) as ctx:
+                voipd.start(timeout=15)
+            self.assertIsNotNone(voipd.proc.poll(), "voipd did not stop by itself: %s"
+                                 % ctx.exception)
+            return voipd.proc.returncode, voipd.log()
+        finally:
+            if voipd.proc is not None and voipd.proc.poll() is None:
+                voipd.proc.kill()
+                voipd.proc.wait()
+            if voipd.proc is not None:
+                voipd._log.close()
+            voipd.tmp.cleanup()
+
+    def assertStoppedAtStart(self, systems, *expected):
+        rc, log = self.start_voipd_expecting_exit(systems)
+        self.assertGreater(rc, 0, "exit code %s:\n%s" % (rc, log))
+        line = next((l for l in log.splitlines() if l.startswith("voipd: cannot start: ")), None)
+        self.assertIsNotNone(line, log)
+        for text in expected:
+            self.assertIn(text, line)
+        return line
+
+    def test_local_port_already_bound_stops_voipd(self):
+        for transport, kind in (("udp", socket.SOCK_DGRAM), ("tcp", socket.SOCK_STREAM)):
+            with self.subTest(transport=transport):
+                port = free_port()
+                taken = socket.socket(socket.AF_INET, kind)
+                self.addCleanup(taken.close)
+                taken.bind(("127.0.0.1", port))
+                if kind == socket.SOCK_STREAM:
+                    taken.listen()
+                self.assertStoppedAtStart(
+                    {"pbx": sip_system("127.0.0.1:9", local_port=port, transport=transport)},
+                    "systems.pbx", "local_port", "127.0.0.1:%d/%s" % (port, transport),
+                    "Address already in use")
+
+    def unreadable_password_files(self):
+        """A path that does not exist, and one that cannot be read as a
+        file (a directory: voipd runs as root here, for which mode 000 does
+        not stop reading)."""
+        tmp = tempfile.TemporaryDirectory(prefix="voipd-sip-secret-")
+        self.addCleanup(tmp.cleanup)
+        directory = os.path.join(tmp.name, "a-directory")
+        os.mkdir(directory)
+        return {"missing": os.path.join(tmp.name, "no-such-file"), "directory": directory}
+
+    def test_unreadable_password_file_stops_voipd(self):
+        for case, path in self.unreadable_password_files().items():
+            with self.subTest(password_file=case):
+                self.assertStoppedAtStart(
+                    {"pbx": sip_system("127.0.0.1:9", username="alice", password_file=path)},
+                    "systems.pbx", "'%s'" % path)
+
+    def test_unreadable_password_file_error_names_the_setting(self):
+        # Like the local_port error above (and `voipd --check-config`, which
+        # reads the same file): the start-up error says which setting.
+        for case, path in self.unreadable_password_files().items():
+            with self.subTest(password_file=case):
+                self.assertStoppedAtStart(
+                    {"pbx": sip_system("127.0.0.1:9", username="alice", password_file=path)},
+                    "systems.pbx", "password_file")
 
 
 if __name__ == "__main__":

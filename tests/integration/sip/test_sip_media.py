@@ -1,11 +1,13 @@
 """Hold, resume and mute, and the media voipd sends: re-INVITEs against a
 SIPp UAS, RTP checked on a socket of the test's own."""
 import os
+import re
 import tempfile
 import time
 import unittest
 
-from sip_testlib import (S, RtpPeer, SipTestCase, cpb, epb, sip_system, write_tone_wav)
+from sip_testlib import (S, RtpPeer, SipTestCase, cpb, epb, free_port_range, sip_messages,
+                         sip_system, udp_ports_of, wait_until, write_tone_wav)
 
 ULAW_SILENCE = 0xFF
 
@@ -44,6 +46,75 @@ class HoldTest(SipTestCase):
             S.CALL_STATUS_CONNECTED, S.CALL_STATUS_DISCONNECTED])
         # The scenario checked a=sendonly, then a=sendrecv, and got its ACKs.
         self.assertSippPassed(sipp)
+
+    def connected_call(self, sipp, **settings):
+        self.start_voipd({"pbx": sip_system(sipp.addr, **settings)})
+        call = self.start_call()
+        watch = self.watch(call.session_id)
+        self.wait_status(watch, S.CALL_STATUS_CONNECTED)
+        return call, watch
+
+    def check_dialog_gone_ends_the_call(self, code, reason):
+        # RFC 3261 14.1: a 408 or 481 to a re-INVITE means the dialog is gone.
+        sipp = self.sipp("hold_rejected_%d.xml" % code)
+        call, watch = self.connected_call(sipp)
+        err = self.assertRpcError(lambda: self.hold(call.session_id, True), epb.PROVIDER_ERROR)
+        self.assertEqual(err.provider_cause.sip_code, code)
+        ended = self.wait_terminal(watch)
+        self.assertEqual(ended.session.status, S.CALL_STATUS_FAILED,
+                         "a %d to the re-INVITE ends the call" % code)
+        self.assertEqual(ended.session.end_reason.provider_cause.sip_code, code)
+        self.assertEqual(ended.session.end_reason.provider_cause.sip_reason, reason)
+        self.assertHistory(call.session_id, [
+            S.CALL_STATUS_INITIATING, S.CALL_STATUS_CONNECTED, S.CALL_STATUS_FAILED])
+        self.assertSippPassed(sipp)  # a=sendonly offered, the final response ACKed
+
+    def test_hold_answered_408_ends_the_call(self):
+        self.check_dialog_gone_ends_the_call(408, "Request Timeout")
+
+    def test_hold_answered_481_ends_the_call(self):
+        self.check_dialog_gone_ends_the_call(481, "Call/Transaction Does Not Exist")
+
+    def test_hold_without_a_final_answer_fails_and_hangs_up(self):
+        # SIPp sends only 100 Trying: a 1xx does not stop response_timeout
+        # for a re-INVITE.
+        sipp = self.sipp("hold_no_final_answer.xml")
+        call, watch = self.connected_call(sipp, response_timeout="2s")
+        started = time.monotonic()
+        err = self.assertRpcError(lambda: self.hold(call.session_id, True), epb.NETWORK_ERROR)
+        elapsed = time.monotonic() - started
+        self.assertGreater(elapsed, 1.8, "the RPC waited for response_timeout")
+        self.assertLess(elapsed, 4.0)
+        self.assertIn("re-INVITE", err.message)
+        ended = self.wait_terminal(watch)
+        self.assertEqual(ended.session.status, S.CALL_STATUS_FAILED)
+        self.assertEqual(ended.session.end_reason.error_code, epb.NETWORK_ERROR)
+        self.assertEqual(ended.session.end_reason.source, cpb.HANGUP_SOURCE_SYSTEM)
+        self.assertIn("BYE", ended.session.end_reason.message)
+        self.assertHistory(call.session_id, [
+            S.CALL_STATUS_INITIATING, S.CALL_STATUS_CONNECTED, S.CALL_STATUS_FAILED])
+        self.assertSippPassed(sipp)  # it got the BYE
+        self.assertRegex(sipp.messages(), r"BYE sip:[^\r\n]* SIP/2\.0")
+
+    def test_hold_challenged_with_401_is_answered_with_credentials(self):
+        tmp = tempfile.TemporaryDirectory(prefix="voipd-sip-hold-auth-")
+        self.addCleanup(tmp.cleanup)
+        password = os.path.join(tmp.name, "password")
+        with open(password, "w") as f:
+            f.write("s3cret\n")
+        sipp = self.sipp("hold_auth.xml")
+        call, watch = self.connected_call(sipp, username="alice", password_file=password)
+        held = self.hold(call.session_id, True)
+        self.assertEqual(held.status, S.CALL_STATUS_ON_HOLD)
+        self.assertTrue(held.on_hold)
+        self.end_call(call.session_id)
+        self.assertHistory(call.session_id, [
+            S.CALL_STATUS_INITIATING, S.CALL_STATUS_CONNECTED, S.CALL_STATUS_ON_HOLD,
+            S.CALL_STATUS_DISCONNECTED])
+        # The scenario verified the digest of the retried re-INVITE (alice /
+        # s3cret) before it accepted the hold.
+        self.assertSippPassed(sipp)
+        self.assertIn('Authorization: Digest username="alice"', sipp.messages())
 
 
 class MediaTest(SipTestCase):
@@ -95,6 +166,37 @@ class MediaTest(SipTestCase):
         rx, tx, _ = self.media_stats(call.provider_call_id)
         self.assertGreater(rx, 30, "the peer's echo was counted")
         self.assertGreater(tx, 30)
+
+    def test_offered_and_bound_rtp_ports_are_within_rtp_ports(self):
+        # A 10-port range of the test's own: 5 even RTP ports (RTCP above
+        # each). libre picks one at random per call, so 3 calls leave room.
+        low = free_port_range(10)
+        high = low + 9
+        sipp = self.sipp("answer.xml", calls=3)
+        self.start_voipd({"pbx": sip_system(sipp.addr, rtp_ports="%d-%d" % (low, high))})
+        calls = [self.start_call(number="+1201555010%d" % i) for i in range(3)]
+        watches = [self.watch(c.session_id) for c in calls]
+        for watch in watches:
+            self.wait_status(watch, S.CALL_STATUS_CONNECTED)
+        invites = sip_messages(sipp.messages(), "INVITE")
+        offered = [int(re.search(r"^m=audio (\d+) ", i, re.M).group(1)) for i in invites]
+        self.assertEqual(len(offered), 3, invites)
+        self.assertEqual(len(set(offered)), 3, "one port per call: %s" % offered)
+        for port in offered:
+            self.assertTrue(low <= port < high, "offered %d, rtp_ports %d-%d"
+                            % (port, low, high))
+            self.assertEqual(port % 2, 0, "RTP takes the even port: %d" % port)
+        # voipd itself holds those sockets (RTP and the RTCP one above),
+        # and nothing else in the range.
+        bound = udp_ports_of(self.voipd.proc.pid)
+        self.assertEqual({p for p in bound if low <= p <= high},
+                         {p + d for p in offered for d in (0, 1)}, sorted(bound))
+        for call, watch in zip(calls, watches):
+            self.end_call(call.session_id)
+            self.wait_terminal(watch)
+        self.assertSippPassed(sipp)
+        wait_until(lambda: not any(low <= p <= high for p in udp_ports_of(self.voipd.proc.pid)),
+                   "voipd to release the RTP ports of the ended calls")
 
     def test_prompt_played_once_then_silence_in_pcma(self):
         rtp = self.peer()

@@ -6,6 +6,8 @@ Run (the env is set by ctest):
     /usr/bin/python3 -m unittest discover -s tests/integration/twilio -v
 """
 import base64
+import re
+import socket
 import time
 import unittest
 
@@ -324,6 +326,75 @@ class LifecycleTest(TwilioDaemonTestCase):
         self.stub.EndCall(pb.EndCallRequest(session_id=session.session_id), timeout=RPC_TIMEOUT)
 
 
+class IdempotentStartCallTest(TwilioDaemonTestCase):
+    """StartCall with a request_id: a client's retry, after the answer or
+    while the first request still waits for Twilio, never creates a second
+    Twilio call (the core's idempotency cache answers it)."""
+
+    extra = {"callback_timeout": "30s"}
+
+    def creates_to(self, to):
+        return self.twilio.matching("POST", CALLS, lambda r: r.value("To") == to)
+
+    def request(self, to, request_id):
+        return pb.StartCallRequest(to=cpb.ContactPhoneNumber(number=to), request_id=request_id)
+
+    def test_retry_after_the_answer_replays_the_call(self):
+        to, rid = "+12015550171", "retry-after-answer-1"
+        first = self.stub.StartCall(self.request(to, rid), timeout=RPC_TIMEOUT)
+        again = self.stub.StartCall(self.request(to, rid), timeout=RPC_TIMEOUT)
+        self.assertEqual(again.session_id, first.session_id)
+        self.assertEqual(again.provider_call_id, first.provider_call_id)
+        # The same key with other parameters is refused, and dials nobody.
+        with self.assertRaises(grpc.RpcError) as ctx:
+            self.stub.StartCall(self.request("+12015550172", rid), timeout=RPC_TIMEOUT)
+        self.assertEqual(P.voip_error(ctx.exception).error_code, epb.IDEMPOTENCY_MISMATCH)
+        time.sleep(0.3)  # a (wrong) second create would have reached the fake by now
+        self.assertEqual(len(self.creates_to(to)), 1, self.creates_to(to))
+        self.assertEqual(self.creates_to("+12015550172"), [])
+        self.stub.EndCall(pb.EndCallRequest(session_id=first.session_id), timeout=RPC_TIMEOUT)
+
+    def test_retry_while_the_create_is_in_flight(self):
+        to, rid = "+12015550173", "retry-in-flight-1"
+        sid = scripted_twilio.new_sid("CA")
+        self.twilio.set_status(sid, "queued")
+
+        def register(req):
+            self.twilio.call_requests[sid] = req
+
+        # Twilio takes 1.5 s to answer the create: the client gives up
+        # waiting (or its connection broke) and retries, twice.
+        self.twilio.script("POST", CALLS, Response(201, self.twilio.call_json(sid), delay=1.5,
+                                                   before=register))
+        first = self.stub.StartCall.future(self.request(to, rid), timeout=RPC_TIMEOUT)
+        self.twilio.wait_request("POST", CALLS, lambda r: r.value("To") == to)
+        retries = [self.stub.StartCall.future(self.request(to, rid), timeout=RPC_TIMEOUT)
+                   for _ in range(2)]
+        self.assertFalse(first.done())  # the retries really overlap the first
+        sessions = [f.result() for f in [first] + retries]
+        self.assertEqual({s.session_id for s in sessions}, {sessions[0].session_id})
+        self.assertEqual({s.provider_call_id for s in sessions}, {sid})
+        time.sleep(0.3)
+        self.assertEqual(len(self.creates_to(to)), 1, self.creates_to(to))
+        self.stub.EndCall(pb.EndCallRequest(session_id=sessions[0].session_id),
+                          timeout=RPC_TIMEOUT)
+
+    def test_retry_after_a_failed_create_is_not_sent_again(self):
+        to, rid = "+12015550174", "retry-after-failure-1"
+        self.twilio.script("POST", CALLS, twilio_error(
+            400, 21211, "The 'To' number %s is not a valid phone number." % to))
+        errors = []
+        for _ in range(2):
+            with self.assertRaises(grpc.RpcError) as ctx:
+                self.stub.StartCall(self.request(to, rid), timeout=RPC_TIMEOUT)
+            errors.append(P.voip_error(ctx.exception))
+        self.assertEqual([e.error_code for e in errors], [epb.PROVIDER_ERROR] * 2)
+        self.assertEqual(errors[1].provider_cause.provider_code, "21211")
+        self.assertEqual(errors[1].session_id, errors[0].session_id)
+        time.sleep(0.3)
+        self.assertEqual(len(self.creates_to(to)), 1, self.creates_to(to))
+
+
 class WebhookSecurityTest(TwilioDaemonTestCase):
     """Bad, missing or tampered signatures and malformed requests are
     refused and change nothing."""
@@ -395,6 +466,186 @@ class WebhookSecurityTest(TwilioDaemonTestCase):
         self.watch.wait_status(S.CALL_STATUS_CONNECTED)
 
 
+# ------------------------------------------------ raw HTTP to the webhook server
+def raw_connect(port):
+    return socket.create_connection(("127.0.0.1", port), timeout=5)
+
+
+def read_response(sock, timeout=5):
+    """One HTTP response: (status, head, body); None if the server closed
+    the connection without answering."""
+    sock.settimeout(timeout)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            if buf:
+                raise AssertionError("connection closed inside a response: %r" % buf)
+            return None
+        buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    while length and len(body) < int(length.group(1)):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return int(head.split(b" ", 2)[1]), head.decode("latin-1"), body
+
+
+def closed_within(sock, timeout):
+    """Seconds until the server closed `sock` (EOF or reset), or None if it
+    is still open after `timeout`. Unexpected data fails."""
+    t0 = time.monotonic()
+    sock.settimeout(timeout)
+    try:
+        data = sock.recv(4096)
+    except socket.timeout:
+        return None
+    except ConnectionResetError:
+        data = b""
+    if data:
+        raise AssertionError("expected no data, got %r" % data)
+    return time.monotonic() - t0
+
+
+# A complete, keep-alive request the server answers without a call: 405.
+KEEP_ALIVE_GET = b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+class WebhookServerLimitsTest(TwilioDaemonTestCase):
+    """The webhook server refuses malformed HTTP (400), oversized headers
+    (431), and connections beyond webhook.max_connections, before any
+    handler runs (webhook_server.cc OnRead, Accept)."""
+
+    extra = {"callback_timeout": "30s"}
+    webhook_extra = {"max_connections": 2}
+
+    def connect(self):
+        sock = raw_connect(self.webhook_port)
+        self.addCleanup(sock.close)
+        return sock
+
+    def assert_served(self, sock):
+        sock.sendall(KEEP_ALIVE_GET)
+        answer = read_response(sock)
+        self.assertIsNotNone(answer, "closed instead of answering")
+        self.assertEqual(answer[0], 405, answer)
+
+    def test_malformed_http_is_400(self):
+        cases = [
+            b"THIS IS NOT HTTP\r\n\r\n",
+            b"POST /status HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
+            b"POST /status HTTP/1.1\r\nHost x\r\n\r\n",  # header without a colon
+            b"POST /status HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        ]
+        for data in cases:
+            with self.subTest(data=data):
+                sock = self.connect()
+                sock.sendall(data)
+                answer = read_response(sock)
+                self.assertIsNotNone(answer, "closed without an answer")
+                self.assertEqual(answer[0], 400, answer)
+                self.assertIsNotNone(closed_within(sock, 3), "still open after the 400")
+        self.assert_served(self.connect())  # the server is fine afterwards
+
+    def test_headers_over_8_kib_are_431(self):
+        def request(pad):
+            return (b"POST /status?session=x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Content-Type: application/x-www-form-urlencoded\r\n"
+                    b"X-Pad: " + b"a" * pad + b"\r\nContent-Length: 0\r\n\r\n")
+
+        small = request(7000)  # ~7.1 KiB of header: under the limit, reaches the handler
+        sock = self.connect()
+        sock.sendall(small)
+        answer = read_response(sock)
+        self.assertIsNotNone(answer)
+        self.assertNotEqual(answer[0], 431, answer)
+        big = request(9000)    # ~9.1 KiB
+        self.assertGreater(len(big), 8192)
+        sock = self.connect()
+        sock.sendall(big)
+        answer = read_response(sock)
+        self.assertIsNotNone(answer, "closed without an answer")
+        self.assertEqual(answer[0], 431, answer)
+        self.assertIsNotNone(closed_within(sock, 3), "still open after the 431")
+
+    def test_connections_beyond_max_connections_are_closed(self):
+        time.sleep(0.3)  # earlier tests' connections are gone
+        held = [self.connect() for _ in range(2)]
+        for sock in held:  # both accepted and kept alive
+            self.assert_served(sock)
+        extra = self.connect()  # the kernel completes it; voipd closes it
+        elapsed = closed_within(extra, 3)
+        self.assertIsNotNone(elapsed, "a connection over max_connections stayed open")
+        self.assertLess(elapsed, 1.0)
+        for sock in held:  # the two within the limit are still served
+            self.assert_served(sock)
+        held[0].close()
+        # A freed slot serves a new connection again (once voipd saw the close).
+        deadline = time.monotonic() + 3
+        while True:
+            sock = self.connect()
+            if closed_within(sock, 0.2) is None:
+                break
+            self.assertLess(time.monotonic(), deadline, "no slot freed by closing a connection")
+        self.assert_served(sock)
+
+
+class WebhookReadTimeoutTest(TwilioDaemonTestCase):
+    """webhook.read_timeout: idle or slow connections are closed."""
+
+    extra = {"callback_timeout": "30s"}
+    webhook_extra = {"read_timeout": "\"500ms\""}
+
+    def connect(self):
+        sock = raw_connect(self.webhook_port)
+        self.addCleanup(sock.close)
+        return sock
+
+    def assert_closed_after_timeout(self, sock, t0):
+        self.assertIsNone(closed_within(sock, 0.25), "closed long before read_timeout")
+        self.assertIsNotNone(closed_within(sock, 3), "still open 3 s after read_timeout")
+        elapsed = time.monotonic() - t0
+        self.assertGreaterEqual(elapsed, 0.45)
+        self.assertLess(elapsed, 2.5)
+
+    def test_idle_connection_is_closed(self):
+        sock = self.connect()
+        self.assert_closed_after_timeout(sock, time.monotonic())
+
+    def test_idle_keep_alive_connection_is_closed(self):
+        sock = self.connect()
+        sock.sendall(KEEP_ALIVE_GET)
+        self.assertEqual(read_response(sock)[0], 405)
+        time.sleep(0.2)  # idle, but less than read_timeout: still served
+        sock.sendall(KEEP_ALIVE_GET)
+        self.assertEqual(read_response(sock)[0], 405)
+        self.assert_closed_after_timeout(sock, time.monotonic())
+
+    def test_slow_request_is_closed(self):
+        # A byte every 100 ms: never idle for 500 ms, but the request as a
+        # whole takes longer than read_timeout.
+        sock = self.connect()
+        t0 = time.monotonic()
+        sock.sendall(b"POST /status HTTP/1.1\r\nX-Slow: ")
+        elapsed = None
+        while elapsed is None and time.monotonic() - t0 < 3:
+            try:
+                sock.sendall(b"a")
+            except (BrokenPipeError, ConnectionResetError):
+                elapsed = time.monotonic() - t0
+                break
+            if closed_within(sock, 0.1) is not None:
+                elapsed = time.monotonic() - t0
+        self.assertIsNotNone(elapsed, "a trickling request kept the connection open for 3 s")
+        self.assertGreaterEqual(elapsed, 0.45)
+        self.assertLess(elapsed, 2.5)
+
+
 class PollingTest(TwilioDaemonTestCase):
     """No public URL: the adapter fetches each call every poll_interval."""
 
@@ -443,15 +694,6 @@ class PollingTest(TwilioDaemonTestCase):
             self.twilio.set_status(sid, final)
             self.assertEqual(watch.wait_terminal().session.status, status)
 
-    def test_fetch_errors_are_retried_and_polling_goes_on(self):
-        session, watch, sid = self.start_call()
-        path = r"/Calls/%s\.json$" % sid
-        self.twilio.script("GET", path, Response(500, ""), Response(200, "not json"),
-                           Response(action="close"))
-        self.twilio.set_status(sid, "in-progress")
-        watch.wait_status(S.CALL_STATUS_CONNECTED)
-        self.stub.EndCall(pb.EndCallRequest(session_id=session.session_id), timeout=RPC_TIMEOUT)
-
     def test_end_call_failure_resyncs(self):
         session, watch, sid = self.start_call()
         self.twilio.set_status(sid, "in-progress")
@@ -463,6 +705,64 @@ class PollingTest(TwilioDaemonTestCase):
         ended = self.stub.EndCall(pb.EndCallRequest(session_id=session.session_id),
                                   timeout=RPC_TIMEOUT)
         self.assertEqual(ended.status, S.CALL_STATUS_DISCONNECTED)
+        self.assert_one_terminal(watch)
+
+
+class PollingFetchRetryTest(TwilioDaemonTestCase):
+    """A failed poll is retried by the REST client (retry_policy: a 5xx and,
+    fetches being safe to repeat, a dropped connection) after a backoff of
+    tens of ms, long before the next poll_interval: so the retry, not the
+    next poll, brings the new status. A 200 whose body is not JSON is a
+    PROVIDER_ERROR that is not retried: the next poll, poll_interval later,
+    goes on."""
+
+    webhooks = False
+    POLL = 1.5
+    extra = {"poll_interval": "1500ms", "retry_initial_backoff": "50ms", "max_attempts": 4,
+             "retry_budget": "5s", "request_timeout": "2s"}
+
+    def phase(self, sid, responses, status, wait_for):
+        """Scripts `responses` for the next poll, lets Twilio report
+        `status`, waits for `wait_for`; returns that poll's GETs (all those
+        recorded meanwhile) and the index after them."""
+        path = r"/Calls/%s\.json$" % sid
+        _, index = self.twilio.requests_since(0)
+        self.twilio.script("GET", path, *responses)
+        self.twilio.set_status(sid, status)
+        wait_for()
+        recorded, index = self.twilio.requests_since(index)
+        return [r for r in recorded if r.method == "GET" and sid in r.path], index
+
+    def assert_one_poll(self, gets, n):
+        """`n` GETs, all within a fraction of poll_interval: one poll and its
+        retries. Without retries the last one would be a later poll."""
+        self.assertEqual(len(gets), n, gets)
+        span = gets[-1].time - gets[0].time
+        self.assertLess(span, self.POLL / 2, "the GETs came %.2f s apart" % span)
+
+    def test_fetch_errors_are_retried_and_polling_goes_on(self):
+        session, watch, sid = self.start_call()
+        timeout = 3 * self.POLL
+        # 1. A 500 (libcurl never repeats an HTTP answer): retried once.
+        gets, _ = self.phase(sid, [Response(500, "")], "ringing",
+                             lambda: watch.wait_status(S.CALL_STATUS_RINGING, timeout))
+        self.assert_one_poll(gets, 2)
+        self.assertGreaterEqual(gets[1].time - gets[0].time, 0.02)  # backoff >= 25 ms
+        # 2. Dropped connections. libcurl itself re-sends a request once when
+        # a *reused* connection closes without an answer, on a fresh one; a
+        # second drop reaches the adapter, whose retry must find the answer.
+        gets, _ = self.phase(sid, [Response(action="close")] * 2, "in-progress",
+                             lambda: watch.wait_status(S.CALL_STATUS_CONNECTED, timeout))
+        self.assert_one_poll(gets, 3)
+        # 3. A 2xx that is not JSON fails that poll without a retry; the next
+        # poll comes poll_interval later and sees the end.
+        gets, _ = self.phase(sid, [Response(200, "not json")], "completed",
+                             lambda: watch.wait_terminal(timeout))
+        self.assertEqual(len(gets), 2, gets)
+        gap = gets[1].time - gets[0].time
+        self.assertGreater(gap, self.POLL * 0.9, "the bad answer was retried at once")
+        self.assertLess(gap, self.POLL * 2)
+        self.assertEqual(watch.wait_terminal().session.status, S.CALL_STATUS_DISCONNECTED)
         self.assert_one_terminal(watch)
 
 

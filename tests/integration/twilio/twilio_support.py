@@ -67,8 +67,10 @@ class Credentials:
             f.write(token + "\n")
 
 
-def daemon_config(creds, base_url, webhook_port=None, public_url=PUBLIC_URL, **extra):
-    """voipd.yaml with one `twilio` system (the default)."""
+def daemon_config(creds, base_url, webhook_port=None, public_url=PUBLIC_URL, webhook_extra=None,
+                  **extra):
+    """voipd.yaml with one `twilio` system (the default). `webhook_extra`:
+    more keys of the `webhook` section (max_connections, read_timeout...)."""
     lines = [
         "listen: [\"127.0.0.1:0\"]",
         "default_region: US",
@@ -84,8 +86,9 @@ def daemon_config(creds, base_url, webhook_port=None, public_url=PUBLIC_URL, **e
         "    default_from: \"%s\"" % FROM,
     ]
     if webhook_port is not None:
-        lines.append("    webhook: { listen: \"127.0.0.1:%d\", public_url: \"%s\" }"
-                     % (webhook_port, public_url))
+        more = "".join(", %s: %s" % kv for kv in (webhook_extra or {}).items())
+        lines.append("    webhook: { listen: \"127.0.0.1:%d\", public_url: \"%s\"%s }"
+                     % (webhook_port, public_url, more))
     for key, value in extra.items():
         lines.append("    %s: %s" % (key, value))
     return "\n".join(lines) + "\n"
@@ -124,10 +127,12 @@ class Watch(call_stream.Stream):
 
 class TwilioDaemonTestCase(unittest.TestCase):
     """One scripted Twilio and one voipd per class. Subclasses set
-    `webhooks` and `extra` (more config keys for the twilio system)."""
+    `webhooks`, `extra` (more config keys for the twilio system) and
+    `webhook_extra` (more keys of its `webhook` section)."""
 
     webhooks = True
     extra = {}
+    webhook_extra = {}
 
     @classmethod
     def setUpClass(cls):
@@ -138,7 +143,8 @@ class TwilioDaemonTestCase(unittest.TestCase):
             public_url=PUBLIC_URL,
             webhook_addr="127.0.0.1:%d" % cls.webhook_port if cls.webhooks else None).start()
         cls.voipd = voipd_harness.Voipd(config_text=daemon_config(
-            cls.creds, cls.twilio.url, cls.webhook_port, **cls.extra))
+            cls.creds, cls.twilio.url, cls.webhook_port, webhook_extra=cls.webhook_extra,
+            **cls.extra))
         cls.voipd.start()
         cls.channel = grpc.insecure_channel(cls.voipd.addr)
         cls.stub = P.voip_service_pb2_grpc.VoipServiceStub(cls.channel)
