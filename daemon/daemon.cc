@@ -107,8 +107,23 @@ absl::Status Daemon::Start(const DaemonSettings& settings) {
     absl::StatusOr<std::unique_ptr<history::DurableHistory>> history =
         history::DurableHistory::Open(settings.state_dir, settings.history,
                                       settings.idempotency_ttl, settings.event_window);
-    if (!history.ok()) return history.status();
-    history_ = std::move(*history);
+    if (history.ok()) {
+      history_ = std::move(*history);
+    } else if (absl::IsUnavailable(history.status())) {
+      // A disk that is full, read-only or failing does not stop calls
+      // (docs/history.md, "When the disk fails"), also at start: run
+      // without history, degraded. A damaged or foreign file (DATA_LOSS)
+      // or a state_dir that cannot be made still stops the start.
+      LogError("history",
+               absl::StrCat("cannot open the call history in ", settings.state_dir, ": ",
+                            history.status().message(),
+                            "; running without it until voipd is restarted with a working "
+                            "state_dir (calls work; nothing is recorded; calls active at a crash "
+                            "are not recovered; event sequence numbers start again at 1)"));
+      history_unavailable_ = true;
+    } else {
+      return history.status();
+    }
   } else {
     LogWarn("history", "no state_dir: call history is kept in memory only and lost on restart");
   }
@@ -152,7 +167,9 @@ absl::Status Daemon::Start(const DaemonSettings& settings) {
   if (!server.ok()) return server.status();
   server_ = std::move(*server);
   server_->SetServing(DefaultSystemHealthy());
-  if (history_) server_->SetComponentServing("voipd.history", history_->healthy());
+  if (history_ || history_unavailable_) {
+    server_->SetComponentServing("voipd.history", HistoryHealthy());
+  }
   std::vector<std::string> names;
   for (const auto& s : settings.systems) names.push_back(absl::StrCat(s.name, " (", s.type, ")"));
   LogInfo("daemon", absl::StrCat("listening on ", absl::StrJoin(server_->bound_addresses(), ", "),
@@ -217,17 +234,19 @@ void Daemon::CollectGauges(std::string* out) const {
                        {{{}, std::max(0.0, subscribers)}});
   Metrics::AppendGauge(out, "voipd_event_bus_last_sequence", "Sequence of the newest event.",
                        {{{}, static_cast<double>(bus_->last_sequence())}});
-  if (history_) {
+  if (history_ || history_unavailable_) {
     Metrics::AppendGauge(out, "voipd_history_healthy",
                          "1 while call history is written to disk, 0 after a write failed.",
-                         {{{}, history_->healthy() ? 1.0 : 0.0}});
+                         {{{}, HistoryHealthy() ? 1.0 : 0.0}});
     Metrics::AppendGauge(out, "voipd_history_write_errors",
                          "History write batches that failed since start.",
-                         {{{}, static_cast<double>(history_->write_errors())}});
+                         {{{}, history_ ? static_cast<double>(history_->write_errors()) : 0.0}});
   }
   Metrics::AppendGauge(out, "voipd_ready", "1 while grpc.health.v1 reports SERVING.",
                        {{{}, !stopping_.load() && DefaultSystemHealthy() ? 1.0 : 0.0}});
 }
+
+bool Daemon::HistoryHealthy() const { return history_ && history_->healthy(); }
 
 bool Daemon::DefaultSystemHealthy() const {
   SystemTablePtr systems = controller_->systems();
@@ -255,7 +274,9 @@ void Daemon::Tick() {
   bus_->WakeLaggards();
   if (server_) {
     server_->SetServing(DefaultSystemHealthy());
-    if (history_) server_->SetComponentServing("voipd.history", history_->healthy());
+    if (history_ || history_unavailable_) {
+      server_->SetComponentServing("voipd.history", HistoryHealthy());
+    }
   }
 }
 

@@ -62,6 +62,8 @@ class Daemon {
   // Runs on the io_context: watchdog keepalive, STATUS=, health.
   void Tick();
   bool DefaultSystemHealthy() const;
+  // Whether call history is being written (false also without one).
+  bool HistoryHealthy() const;
   // Calls that were active when the previous run died: each gets its one
   // terminal event (DAEMON_RESTART).
   void RecoverActiveCalls();
@@ -79,6 +81,9 @@ class Daemon {
   // Durable history; null when no state_dir is configured. Stopped before
   // bus_ goes away.
   std::unique_ptr<history::DurableHistory> history_;
+  // A state_dir is configured but its database could not be opened for a
+  // disk fault: voipd runs without history, reported as degraded.
+  bool history_unavailable_ = false;
   std::unique_ptr<CallRegistry> registry_;
   std::unique_ptr<IdempotencyCache> idempotency_;
   // Adapters keep a pointer to it, so it outlives controller_ (which holds

@@ -157,6 +157,63 @@ class DiskFullTest(DiskFaultTestCase):
         del made
 
 
+class BrokenDiskAtStartTest(DiskFaultTestCase):
+    """voipd is restarted while the disk under its history is full or
+    read-only: it starts anyway, degraded, and calls work (a restart by
+    systemd during a disk incident must not take click-to-call down)."""
+
+    def prepare_history(self):
+        """A database with one ended call, written by a normal run."""
+        d = self.daemon(CONFIG)
+        stream = d.subscribe()
+        self.one_call(d, stream, {"t": self.tag, "phase": "before"})
+        self.assertEqual(d.stop(), 0, d.log()[-4000:])
+
+    def check_started_degraded(self, d, why_words):
+        self.assertEqual(d.health_status(""), "SERVING")
+        self.assertEqual(self.history_health(d), "NOT_SERVING")
+        self.assertEqual(d.metric("voipd_history_healthy"), 0.0)
+        stream = d.subscribe()
+        self.one_call(d, stream, {"t": self.tag, "phase": "degraded"})
+        errors = [line for line in d.log().splitlines()
+                  if "cannot open the call history" in line]
+        self.assertEqual(len(errors), 1, d.log()[-4000:])
+        self.assertTrue(any(w in errors[0].lower() for w in why_words),
+                        "the line must name the failure (%s): %s" % (why_words, errors[0]))
+        self.assertEqual(d.stop(), 0, d.log()[-4000:])
+
+    def test_start_on_a_full_disk(self):
+        self.prepare_history()
+        # voipd's own mount namespace: the database copied onto a full 1 MiB
+        # tmpfs, which is then mounted over the state dir.
+        full = os.path.join(self.tmp, "full")
+        os.mkdir(full)
+        prefix = ["unshare", "-m", "sh", "-c",
+                  'mount -t tmpfs -o size=1m tmpfs "$1" && cp "$0"/voipd.db "$1"/ && '
+                  '{ dd if=/dev/zero of="$1"/filler bs=4k 2>/dev/null; true; } && '
+                  'mount --bind "$1" "$0" && shift && exec "$@"', self.state_dir, full]
+        d = self.daemon(CONFIG, cmd_prefix=prefix)
+        self.check_started_degraded(d, ["i/o", "full", "space", "disk", "open"])
+
+    def test_start_on_a_read_only_file_system(self):
+        self.prepare_history()
+        prefix = ["unshare", "-m", "sh", "-c",
+                  'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" && exec "$@"',
+                  self.state_dir]
+        d = self.daemon(CONFIG, cmd_prefix=prefix)
+        self.check_started_degraded(d, ["read-only", "readonly", "open", "i/o"])
+
+    def test_a_damaged_database_still_stops_the_start(self):
+        """Only disk faults degrade: a file that is not voipd's database
+        stops the start, as before (never overwritten)."""
+        with open(self.db_path, "wb") as f:
+            f.write(b"not a database" * 100)
+        rc, out, ready = self.run_voipd(CONFIG)
+        self.assertNotEqual(rc, 0, out)
+        self.assertFalse(ready, out)
+        self.assertNotIn("running without it", out)
+
+
 class ReadOnlyTest(DiskFaultTestCase):
 
     def test_filesystem_turns_read_only(self):
