@@ -450,14 +450,13 @@ void AmiConnection::Fail(absl::Status why) {
   const absl::Duration delay = NextBackoff();
   const std::string retry =
       absl::StrCat("; retrying in ", Seconds(absl::Milliseconds(absl::ToInt64Milliseconds(delay))));
-  if (auth_refused_) {
-    SetHealth(Health::State::kUnhealthy, absl::StrCat(why.message(), retry));
-  } else if (was_ready) {
-    SetHealth(Health::State::kDegraded,
-              absl::StrCat("AMI connection lost (", why.message(), ")", retry));
-  } else {
-    SetHealth(Health::State::kUnhealthy, absl::StrCat(why.message(), retry));
-  }
+  // Not logged in means no call can be placed: UNHEALTHY at once, also
+  // right after a drop, so the router skips the system and grpc.health
+  // says NOT_SERVING while StartCall would fail with NETWORK_ERROR.
+  SetHealth(Health::State::kUnhealthy,
+            was_ready && !auth_refused_
+                ? absl::StrCat("AMI connection lost (", why.message(), ")", retry)
+                : absl::StrCat(why.message(), retry));
   auto self = shared_from_this();
   backoff_timer_.expires_after(Chrono(delay));
   backoff_timer_.async_wait([self](const boost::system::error_code& ec) {

@@ -16,7 +16,6 @@ from ami_test_support import (DIRECT, SECRET, AmiReplayServer, AmiTestCase, S, c
                               pb, transcript)
 
 HEALTHY = cpb_health("HEALTHY")
-DEGRADED = cpb_health("DEGRADED")
 UNHEALTHY = cpb_health("UNHEALTHY")
 
 
@@ -32,8 +31,17 @@ class OutageTest(AmiTestCase):
 
     def assert_outage_refuses_new_calls(self):
         self.assertTrue(self.server.dropped.wait(10), "the replay never dropped")
-        h = self.wait_health(UNHEALTHY)
-        self.assertIn("127.0.0.1", h.message)
+        # Unhealthy from the drop itself (no call can be placed: the router
+        # skips it, grpc.health says NOT_SERVING), never "degraded" first;
+        # each failed reconnect then names the address.
+        deadline = time.monotonic() + 10
+        while True:
+            h = self.health().health
+            if h.state != HEALTHY or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        self.assertEqual(pb.HealthState.Name(h.state), "HEALTH_STATE_UNHEALTHY", h.message)
+        self.wait_health(UNHEALTHY, contains="127.0.0.1")
         err = self.assert_error(lambda: self.start_call("100"), epb.NETWORK_ERROR)
         self.assertIn("not connected", err.message)
 
@@ -138,8 +146,8 @@ class TransportFaultTest(AmiTestCase):
         self.serve("01-login-success.txt", answer=False)
         self.start_voipd(extra="action_timeout_seconds: 0.5\nkeepalive_interval_seconds: 0.3\n"
                                "keepalive_timeout_seconds: 0.3", wait_ready=False)
-        # It logs in each time, then goes silent: degraded while reconnecting.
-        h = self.wait_health(DEGRADED, contains="no reply")
+        # It logs in each time, then goes silent: unhealthy while reconnecting.
+        h = self.wait_health(UNHEALTHY, contains="no reply")
         self.wait_for(lambda: self.server.connections >= 2)
         self.assertIn("retrying", h.message)
 
