@@ -354,8 +354,39 @@ class UnitFileTest(unittest.TestCase):
                      "PrivateTmp=yes", "PrivateDevices=yes", "NoNewPrivileges=yes",
                      "CapabilityBoundingSet=\n", "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
                      "SystemCallFilter=@system-service", "StateDirectory=voipd",
-                     "RuntimeDirectory=voipd", "LoadCredential="):
+                     "RuntimeDirectory=voipd"):
             self.assertIn(line, unit)
+
+    # Each *_file setting of the config schemas that holds a secret or a key,
+    # and the credential ID its LoadCredential= line in the unit gives it.
+    CREDENTIALS = {
+        "token_file": "tokens.yaml", "cert_file": "server.crt", "key_file": "server.key",
+        "client_ca_file": "client-ca.crt", "password_file": "sip-password",
+        "secret_file": "ami.secret", "account_sid_file": "twilio-account-sid",
+        "auth_token_file": "twilio-auth-token", "api_key_sid_file": "twilio-api-key-sid",
+        "api_key_secret_file": "twilio-api-key-secret", "tls_cert_file": "webrtc.crt",
+        "tls_key_file": "webrtc.key",
+    }
+    # CA bundles to verify a peer with: public, read from their own path.
+    NOT_SECRET = {"ca_file", "tls_ca_file"}
+
+    def test_every_secret_setting_has_a_load_credential_line(self):
+        """The lines are templates (systemd fails a unit whose credential
+        file is missing), one per secret; a new *_file setting fails this
+        test until it is classified here and has its line."""
+        with open(os.path.join(UNIT_DIR, "voipd.service")) as f:
+            unit = f.read()
+        proto_dir = os.environ.get("VOIPD_PROTO_DIR") or os.path.join(
+            os.path.dirname(UNIT_DIR), "proto")
+        settings = set()
+        for root, _, files in os.walk(os.path.join(proto_dir, "voip", "config")):
+            for name in files:
+                with open(os.path.join(root, name)) as f:
+                    settings |= set(re.findall(r"string (\w+_file) = \d+;", f.read()))
+        self.assertEqual(settings, set(self.CREDENTIALS) | self.NOT_SECRET)
+        for setting, cred in sorted(self.CREDENTIALS.items()):
+            self.assertIn("\n#LoadCredential=%s:/etc/voipd/credentials/%s\n" % (cred, cred), unit,
+                          setting)
 
 
 if __name__ == "__main__":
