@@ -283,6 +283,7 @@ class WebRtcAdapterTest : public ::testing::Test {
     config.set_web_root(std::filesystem::temp_directory_path().string());
     config.set_heartbeat_timeout_ms(3000);
     config.set_command_timeout_seconds(0.5);
+    config.set_connect_timeout_seconds(5);  // short for one test, long for a loaded CI
     (*config.mutable_numbers())["+12015550123"] = "bob";
     AdapterContext context;
     context.system_name = "webrtc";
@@ -441,8 +442,8 @@ TEST_F(WebRtcAdapterTest, OtherPagesCannotTouchTheCall) {
   EXPECT_EQ(err.value("code", ""), "SESSION_NOT_FOUND");
   carol.Send({{"type", "sdp"}, {"session_id", "s2"},
               {"description", {{"type", "offer"}, {"sdp", "v=0\r\n"}}}});
-  carol.Wait([](const json& m) { return m.value("type", "") == "error" &&
-                                        m.value("in_reply_to", "") == "sdp"; });
+  // Refused, not relayed: carol is not a party.
+  EXPECT_EQ(carol.WaitError("sdp", 1).value("code", ""), "SESSION_NOT_FOUND");
   EXPECT_EQ(sink_.Count("s2", ProviderEventKind::kEnded), 0u);
 
   std::promise<absl::Status> ended;
@@ -511,6 +512,89 @@ TEST_F(WebRtcAdapterTest, StartCallOutcomes) {
             "alice");
   EXPECT_EQ(host_.last_labels, (std::map<std::string, std::string>{{"tenant", "acme"}}));
   EXPECT_EQ(host_.last_token, "agents");  // her token's limits apply, as to its StartCalls
+}
+
+// The `type` message for call `id` that `page` received.
+json WaitFor(Page& page, const std::string& type, const std::string& id) {
+  return page.Wait([&](const json& m) {
+    return m.value("type", "") == type && m.value("session_id", "") == id;
+  });
+}
+
+// CONNECTED only when both pages report `connected`: a page reporting
+// failed/closed before that ends the call FAILED (connect_failed), after it
+// DISCONNECTED (connection_lost); nobody connecting within connect_timeout
+// ends it FAILED (connect_timeout).
+TEST_F(WebRtcAdapterTest, MediaThatNeverConnectsOrIsLostEndsTheCall) {
+  Page alice(adapter_->local_address());
+  Page bob(adapter_->local_address());
+  alice.Register("alice");
+  bob.Register("bob");
+  auto answer = [&](const std::string& id) {
+    ASSERT_TRUE(Start(id, "alice", "bob").ok());
+    ASSERT_FALSE(WaitFor(bob, "incoming", id).is_null());
+    bob.Send({{"type", "accept"}, {"session_id", id}});
+    ASSERT_FALSE(WaitFor(alice, "start", id).is_null());
+  };
+
+  answer("f1");
+  alice.Send({{"type", "state"}, {"session_id", "f1"}, {"connection_state", "connected"}});
+  bob.Send({{"type", "state"}, {"session_id", "f1"}, {"connection_state", "failed"}});
+  auto failed = sink_.Wait("f1", ProviderEventKind::kEnded);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->outcome, EndOutcome::kFailed);
+  EXPECT_EQ(failed->source, voip::v1::HANGUP_SOURCE_SYSTEM);
+  EXPECT_EQ(sink_.Count("f1", ProviderEventKind::kAnswered), 0u) << "one side is not connected";
+  EXPECT_EQ(WaitFor(alice, "ended", "f1").value("reason", ""), "connect_failed");
+
+  Connect(alice, bob, "f2");
+  bob.Send({{"type", "state"}, {"session_id", "f2"}, {"connection_state", "closed"}});
+  auto lost = sink_.Wait("f2", ProviderEventKind::kEnded);
+  ASSERT_TRUE(lost);
+  EXPECT_EQ(lost->outcome, EndOutcome::kDisconnected);
+  EXPECT_EQ(WaitFor(alice, "ended", "f2").value("reason", ""), "connection_lost");
+
+  answer("f3");  // answered, but no page ever reports its connection
+  auto timed_out = sink_.Wait("f3", ProviderEventKind::kEnded);
+  ASSERT_TRUE(timed_out);
+  EXPECT_EQ(timed_out->outcome, EndOutcome::kFailed);
+  EXPECT_EQ(sink_.Count("f3", ProviderEventKind::kAnswered), 0u);
+  EXPECT_EQ(WaitFor(bob, "ended", "f3").value("reason", ""), "connect_timeout");
+}
+
+// Rules of who may ring whom and how a ringing call ends without an answer.
+TEST_F(WebRtcAdapterTest, RingingRules) {
+  Page alice(adapter_->local_address());
+  Page bob(adapter_->local_address());
+  alice.Register("alice");
+  bob.Register("bob");
+
+  // An agent cannot call itself.
+  auto self = Start("self", "alice", "alice");
+  ASSERT_FALSE(self.ok());
+  EXPECT_EQ(self.status().code(), absl::StatusCode::kInvalidArgument) << self.status();
+
+  // A ringing page that hangs up declines: BUSY, as a reject.
+  ASSERT_TRUE(Start("decline", "alice", "bob").ok());
+  ASSERT_FALSE(WaitFor(bob, "incoming", "decline").is_null());
+  bob.Send({{"type", "hangup"}, {"session_id", "decline"}});
+  auto declined = sink_.Wait("decline", ProviderEventKind::kEnded);
+  ASSERT_TRUE(declined);
+  EXPECT_EQ(declined->outcome, EndOutcome::kBusy);
+
+  // Every ringing page closes before anyone answers: UNAVAILABLE.
+  {
+    Page carl(adapter_->local_address());
+    Page carl_tab(adapter_->local_address());
+    carl.Register("carl");
+    carl_tab.Register("carl");
+    ASSERT_TRUE(Start("gone", "alice", "carl").ok());
+    ASSERT_FALSE(WaitFor(carl, "incoming", "gone").is_null());
+    ASSERT_FALSE(WaitFor(carl_tab, "incoming", "gone").is_null());
+  }  // both of carl's pages close
+  auto gone = sink_.Wait("gone", ProviderEventKind::kEnded);
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->outcome, EndOutcome::kUnavailable);
 }
 
 TEST_F(WebRtcAdapterTest, ClosedPageEndsItsCall) {

@@ -152,6 +152,24 @@ log_level: debug
   EXPECT_TRUE(by_name["us"]->simulate_unhealthy());
 }
 
+TEST(ConfigLoaderTest, HistorySettingsAreRead) {
+  const std::string systems = "systems: { a: { type: sandbox } }\n";
+  DaemonSettings defaults = MustLoad(systems);
+  EXPECT_EQ(defaults.state_dir, "");
+  EXPECT_EQ(defaults.history.retention, absl::Hours(24 * 90));
+  EXPECT_TRUE(defaults.history.synchronous_full);
+
+  DaemonSettings s = MustLoad(systems + "state_dir: /var/lib/voipd\n"
+                              "history: { retention: 30d, synchronous: normal }\n");
+  EXPECT_EQ(s.state_dir, "/var/lib/voipd");
+  EXPECT_EQ(s.history.retention, absl::Hours(24 * 30));
+  EXPECT_FALSE(s.history.synchronous_full);
+  EXPECT_EQ(MustLoad(systems + "history: { retention: 720h }\n").history.retention,
+            absl::Hours(720));
+  EXPECT_EQ(MustLoad(systems + "history: { retention: \"0\" }\n").history.retention,
+            absl::InfiniteDuration());
+}
+
 TEST(ConfigLoaderTest, SmallWindowLowersDefaultMaxLag) {
   // The default lag (4096) must not exceed a smaller window.
   DaemonSettings s = MustLoad("events: { window: 100 }\nsystems: { a: { type: sandbox } }\n");
@@ -326,6 +344,15 @@ std::vector<ErrorCase> ErrorCases() {
        "systems: { a: { type: sandbox } }\nmetrics:\n  listen: unix:/tmp/m.sock\n", 3,
        "metrics.listen", "IP:PORT"},
       {"DocumentNotAMapping", "- just\n- a list\n", 1, "", "mapping"},
+      {"BadHistoryRetention",
+       "systems: { a: { type: sandbox } }\nhistory:\n  retention: forever\n", 3,
+       "history.retention", "'forever'"},
+      {"NegativeHistoryRetention",
+       "systems: { a: { type: sandbox } }\nhistory:\n  retention: -5d\n", 3,
+       "history.retention", "'-5d'"},
+      {"BadHistorySynchronous",
+       "systems: { a: { type: sandbox } }\nhistory:\n  synchronous: sometimes\n", 3,
+       "history.synchronous", "'sometimes'"},
   };
 }
 

@@ -609,6 +609,20 @@ TEST_F(CallControllerTest, HoldAndMuteOnASystemWithoutThemAreUnsupported) {
   EXPECT_EQ(Get(call.session_id()).status(), voip::v1::CALL_STATUS_CONNECTED);
 }
 
+TEST_F(CallControllerTest, EndCallOnASystemThatCannotEndIsUnsupported) {
+  test::TestAdapterOptions options;
+  options.capabilities.can_end = false;
+  auto fake = InstallFake("oneway", options);
+  CallSession call = ConnectedFakeCall(fake.get(), "oneway");
+  SessionResult result = End(call.session_id());
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnimplemented) << result.status();
+  EXPECT_EQ(ErrorOf(result.status()).error_code(), voip::v1::UNSUPPORTED_OPERATION);
+  EXPECT_EQ(ErrorOf(result.status()).system_name(), "oneway");
+  EXPECT_EQ(fake->end_calls(), 0);
+  EXPECT_EQ(Get(call.session_id()).status(), voip::v1::CALL_STATUS_CONNECTED);
+}
+
 TEST_F(CallControllerTest, RefusedHoldIsProviderErrorAndLeavesTheCallAsItWas) {
   test::TestAdapterOptions options;
   options.reject_hold_and_mute = true;

@@ -378,11 +378,15 @@ INSTANTIATE_TEST_SUITE_P(
                     true},
         IllegalCase{"MutedWhileInitiating", kInitiating, false, ProviderEventKind::kMuted, false},
         IllegalCase{"MutedWhileRinging", kRinging, false, ProviderEventKind::kMuted, false},
+        IllegalCase{"UnmutedWhileInitiating", kInitiating, false, ProviderEventKind::kUnmuted,
+                    false},
         IllegalCase{"UnmutedWhileRinging", kRinging, false, ProviderEventKind::kUnmuted, false},
         IllegalCase{"MutedTwiceWhileConnected", kConnected, true, ProviderEventKind::kMuted,
                     true},
         IllegalCase{"MutedTwiceWhileOnHold", kOnHold, true, ProviderEventKind::kMuted, true},
         IllegalCase{"UnmutedWhenNotMuted", kConnected, false, ProviderEventKind::kUnmuted,
+                    true},
+        IllegalCase{"UnmutedWhenNotMutedWhileOnHold", kOnHold, false, ProviderEventKind::kUnmuted,
                     true}),
     [](const ::testing::TestParamInfo<IllegalCase>& info) { return info.param.name; });
 
