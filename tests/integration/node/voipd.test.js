@@ -20,6 +20,7 @@ const { Voipd, defaultConfig, loadProtos, VOIP_ERROR_TYPE_URL } = require('./voi
 
 const ANSWERS = '+12015550100';
 const BUSY = '+12015550101';
+const NO_ANSWER = '+12015550102';
 const PROVIDER_FAILURE = '+12015550103';
 const REMOTE_HANGUP = '+12015550104';
 const NETWORK_FAILURE = '+12015550105';
@@ -234,6 +235,27 @@ describe('voipd via @grpc/grpc-js', () => {
     for (let i = 1; i < events.length; i++) {
       assert.ok(events[i].sequence > events[i - 1].sequence, `sequence order\n${describeEvents(events)}`);
     }
+  });
+
+  it('reports busy and unavailable with their causes', async () => {
+    const busy = await startCall(BUSY);
+    const ended = await watch(busy.session_id).waitTerminal(busy.session_id);
+    assert.equal(ended.session.status, 'CALL_STATUS_BUSY');
+    assert.equal(ended.session.end_reason.provider_cause.sip_code, 486);
+    assert.equal(ended.session.end_reason.provider_cause.q850_cause, 17);
+    const unanswered = await startCall(NO_ANSWER, { ring_timeout: { seconds: 0, nanos: 300000000 } });
+    const gaveUp = await watch(unanswered.session_id).waitTerminal(unanswered.session_id);
+    assert.equal(gaveUp.session.status, 'CALL_STATUS_UNAVAILABLE');
+  });
+
+  it('decodes the VoipError a stream ends with', async () => {
+    const s = subscribe({ after_sequence: 1e15 });
+    const final = await s.waitDone();
+    assert.equal(final.code, grpc.status.INVALID_ARGUMENT, final.details);
+    const voipError = protos.decodeVoipError(s.error);
+    assert.ok(voipError, 'no VoipError on the stream\'s status');
+    assert.equal(voipError.error_code, 'INVALID_ARGUMENT');
+    assert.equal(voipError.field, 'after_sequence');
   });
 
   it('decodes the VoipError of NETWORK_ERROR', async () => {
