@@ -185,6 +185,10 @@ absl::Status Daemon::Start(const DaemonSettings& settings) {
   // a watchdog the tick still refreshes STATUS= and the health service.
   const std::optional<absl::Duration> watchdog = WatchdogTimeout();
   watchdog_ = watchdog.has_value();
+  // An adapter loop that has not come round for half of WatchdogSec is
+  // stuck: the keepalives stop, and systemd restarts voipd the other half
+  // later. Without a watchdog it is only logged.
+  liveness_ = std::make_unique<LivenessGate>(watchdog ? *watchdog / 2 : absl::Seconds(10));
   const absl::Duration period =
       watchdog ? std::max(absl::Milliseconds(50), std::min(absl::Seconds(1), *watchdog / 3))
                : absl::Seconds(1);
@@ -264,7 +268,20 @@ std::string Daemon::StatusLine() const {
 
 void Daemon::Tick() {
   if (stopping_.load()) return;
-  if (watchdog_) NotifyWatchdog();
+  const std::vector<std::string> stuck = liveness_->Check(*controller_->systems(), absl::Now());
+  if (watchdog_ && stuck.empty()) NotifyWatchdog();
+  if (stuck != stuck_systems_) {
+    if (!stuck.empty()) {
+      LogError("daemon", absl::StrCat("the event loop of system ", absl::StrJoin(stuck, ", "),
+                                       " has stopped answering",
+                                       watchdog_ ? "; withholding the watchdog keepalive, so "
+                                                   "systemd restarts voipd"
+                                                 : ""));
+    } else {
+      LogInfo("daemon", "every adapter's event loop answers again");
+    }
+    stuck_systems_ = stuck;
+  }
   std::string status = StatusLine();
   if (status != last_status_) {
     NotifyStatus(status);

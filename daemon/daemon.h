@@ -18,6 +18,7 @@
 #include "daemon/core/idempotency_cache.h"
 #include "daemon/core/system_table.h"
 #include "daemon/history/durable_history.h"
+#include "daemon/observability/liveness_gate.h"
 #include "daemon/observability/metrics.h"
 #include "daemon/security/authorizer.h"
 #include "daemon/security/call_limiter.h"
@@ -101,6 +102,9 @@ class Daemon {
   std::unique_ptr<MetricsHttpServer> metrics_server_;
   std::unique_ptr<Heartbeat> heartbeat_;
   bool watchdog_ = false;
+  // Probes the adapters' own loops (LivenessGate); touched only by Tick.
+  std::unique_ptr<LivenessGate> liveness_;
+  std::vector<std::string> stuck_systems_;
   std::string last_status_;  // touched only by Tick (io thread)
   std::atomic<bool> stopping_{false};
   bool stopped_ = false;

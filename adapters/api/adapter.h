@@ -107,6 +107,13 @@ class Adapter {
     std::move(done)(absl::UnimplementedError("this system cannot simulate inbound calls"));
   }
 
+  // Liveness: runs `alive` once the adapter's own event loop, if it has one,
+  // has come round. The daemon's watchdog keepalive stops while an answer is
+  // overdue, so systemd restarts a voipd whose SIP loop (say) hangs. An
+  // adapter that works on the daemon's io_context (which the keepalive
+  // itself runs on) or only on RPC threads answers at once.
+  virtual void CheckAlive(absl::AnyInvocable<void() &&> alive) { std::move(alive)(); }
+
   // Stops timers and connections when the daemon stops; no new operation
   // starts afterwards. Pending callbacks must still be invoked. An adapter
   // that a config reload replaced is not told: it is destroyed once its last

@@ -57,6 +57,10 @@ Health SipAdapter::health() const {
   return health_->Get();
 }
 
+void SipAdapter::CheckAlive(absl::AnyInvocable<void() &&> alive) {
+  loop_->Post([alive = std::move(alive)]() mutable { std::move(alive)(); });
+}
+
 bool SipAdapter::Post(absl::AnyInvocable<void(SipStack&) &&> work) {
   absl::MutexLock lock(&mu_);
   if (stack_ == nullptr) return false;

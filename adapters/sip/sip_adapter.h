@@ -36,6 +36,8 @@ class SipAdapter final : public Adapter {
   void Hold(const CallRef& call, bool hold, DoneCallback done) override;
   void Mute(const CallRef& call, bool mute, DoneCallback done) override;
   void Shutdown() override;
+  // Answers from the libre loop thread that every SIP system shares.
+  void CheckAlive(absl::AnyInvocable<void() &&> alive) override;
 
  private:
   SipAdapter(const SipSettings& settings, const AdapterContext& context,
