@@ -11,8 +11,8 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
 
-const { Voipd, Api, Agent, launchBrowser, freePort, mediaWindow, selfSignedCert, REPO } =
-  require('./webrtc_harness.js');
+const { Voipd, Api, Agent, launchBrowser, freePort, mediaWindow, selfSignedCert, REPO,
+  WAIT_MS } = require('./webrtc_harness.js');
 
 const AGENT = 'agent-token-4b1c7f';
 // Received audio energy over a window below this is silence: the fake
@@ -22,6 +22,8 @@ const SILENT = 1e-6;
 const VIEWER = 'viewer-token-93d0aa';
 // Revoked by the last scenario of the first suite.
 const TEMP = 'temp-agent-token-c25e01';
+// Loses calls:write in a reload mid-call (read-only party).
+const DEMOTE = 'demote-agent-token-7e4a19';
 
 // Audio already in flight (jitter buffer) drains after a change: measure
 // windows until one shows the expected steady state, at most four. The
@@ -34,6 +36,52 @@ async function settled(agent, steady) {
     if (steady(w)) return w;
   }
   return w;
+}
+
+// The call-status widget as the user sees it: waits until the badge (a
+// role=status live region) reads `text` for `status`, then checks that the
+// history list got the same line for call `sessionId`.
+async function widgetShows(agent, sessionId, status, text) {
+  const badge = agent.page.locator('#current-status');
+  try {
+    await agent.page.waitForFunction(([s, t]) => {
+      const b = document.getElementById('current-status');
+      return b.textContent === t && b.dataset.status === s;
+    }, [status, text], { timeout: WAIT_MS });
+  } catch {
+    assert.fail(`${agent.identity}'s status badge: want "${text}" (${status}), shows ` +
+      `"${await badge.textContent()}" (${await badge.getAttribute('data-status')})`);
+  }
+  const items = agent.page.getByRole('list', { name: 'Call status history' })
+    .locator(`li[data-session="${sessionId}"][data-status="${status}"]`).filter({ hasText: text });
+  assert.ok(await items.count() > 0, `${agent.identity}'s status history lacks "${text}"`);
+}
+
+// The widget's history lines of one call, oldest first.
+async function widgetHistory(agent, sessionId) {
+  const lines = await agent.page.getByRole('list', { name: 'Call status history' })
+    .locator(`li[data-session="${sessionId}"]`).allTextContents();
+  return lines.reverse();
+}
+
+// What has keyboard focus, by accessible name (label, aria-label or text).
+function focused(agent) {
+  return agent.page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    if (el.labels && el.labels.length > 0) return el.labels[0].textContent.trim();
+    return el.getAttribute('aria-label') || el.textContent.trim();
+  });
+}
+
+// Presses `key` n times, returning what has focus after each press.
+async function focusWalk(agent, key, n) {
+  const seen = [];
+  for (let i = 0; i < n; i++) {
+    await agent.page.keyboard.press(key);
+    seen.push(await focused(agent));
+  }
+  return seen;
 }
 
 const TOKENS = {
@@ -68,7 +116,8 @@ describe('webrtc adapter with the softphone page in Chromium', () => {
   before(async () => {
     const webPort = await freePort();
     voipd = new Voipd({ webPort, tokens: { ...TOKENS,
-      temp: { token: TEMP, scopes: ['calls:read', 'calls:write'] } } });
+      temp: { token: TEMP, scopes: ['calls:read', 'calls:write'] },
+      demote: { token: DEMOTE, scopes: ['calls:read', 'calls:write'] } } });
     await voipd.start();
     api = new Api(voipd.addr, AGENT);
     events = api.subscribe();
@@ -86,7 +135,8 @@ describe('webrtc adapter with the softphone page in Chromium', () => {
     if (api) api.close();
     if (voipd) {
       const log = voipd.log();
-      assert.ok(!log.includes(AGENT) && !log.includes(VIEWER), 'a token was logged');
+      assert.ok(!log.includes(AGENT) && !log.includes(VIEWER) && !log.includes(DEMOTE),
+        'a token was logged');
       await voipd.stop();
     }
   });
@@ -382,6 +432,266 @@ describe('webrtc adapter with the softphone page in Chromium', () => {
     await api.unary('EndCall', { session_id: id });
     await events.waitStatus(id, 'CALL_STATUS_DISCONNECTED');
   });
+
+  it('the status widget shows on hold, resumed, muted, disconnected, busy and unavailable as they stream',
+    async () => {
+      const alice = await agent('alice');
+      const bob = await agent('bob');
+      const badge = bob.page.locator('#current-status');
+      assert.equal(await badge.getAttribute('role'), 'status');
+      assert.equal(await badge.getAttribute('aria-live'), 'polite');
+      const id = await connectedCall(alice, bob);
+      await widgetShows(bob, id, 'CALL_STATUS_CONNECTED', 'Connected — alice');
+      await widgetShows(alice, id, 'CALL_STATUS_CONNECTED', 'Connected — bob');
+
+      // gRPC Hold holds on alice's page: both widgets and call panels say
+      // so, and alice's Hold button turned into a pressed Resume.
+      await api.unary('Hold', { session_id: id, hold: true });
+      await widgetShows(bob, id, 'CALL_STATUS_ON_HOLD', 'On hold — alice');
+      await widgetShows(alice, id, 'CALL_STATUS_ON_HOLD', 'On hold — bob');
+      assert.equal(await bob.page.locator('#call-title').textContent(), 'Call — On hold');
+      assert.equal(await alice.page.locator('#call-title').textContent(), 'Call — On hold');
+      const aliceHold = alice.page.locator('#hold-button');
+      assert.equal(await aliceHold.textContent(), 'Resume');
+      assert.equal(await aliceHold.getAttribute('aria-pressed'), 'true');
+
+      await api.unary('Hold', { session_id: id, hold: false });
+      await widgetShows(bob, id, 'CALL_STATUS_CONNECTED', 'Connected — alice');
+      assert.equal(await bob.page.locator('#call-title').textContent(), 'Call — Connected');
+      assert.equal(await aliceHold.textContent(), 'Hold');
+      assert.equal(await aliceHold.getAttribute('aria-pressed'), 'false');
+
+      // Muted (gRPC Mute mutes alice's page): "(muted)" on both widgets.
+      await api.unary('Mute', { session_id: id, mute: true });
+      await widgetShows(bob, id, 'CALL_STATUS_CONNECTED', 'Connected (muted) — alice');
+      await widgetShows(alice, id, 'CALL_STATUS_CONNECTED', 'Connected (muted) — bob');
+      const aliceMute = alice.page.locator('#mute-button');
+      assert.equal(await aliceMute.textContent(), 'Unmute');
+      assert.equal(await aliceMute.getAttribute('aria-pressed'), 'true');
+      await api.unary('Mute', { session_id: id, mute: false });
+      await widgetShows(bob, id, 'CALL_STATUS_CONNECTED', 'Connected — alice');
+      assert.equal(await aliceMute.getAttribute('aria-pressed'), 'false');
+
+      // Disconnected: bob hangs up; the last word on both badges is the
+      // core's final state, not only the page's "Ended".
+      await bob.page.getByRole('button', { name: 'Hang up' }).click();
+      await events.waitStatus(id, 'CALL_STATUS_DISCONNECTED');
+      await widgetShows(bob, id, 'CALL_STATUS_DISCONNECTED', 'Disconnected — alice');
+      await widgetShows(alice, id, 'CALL_STATUS_DISCONNECTED', 'Disconnected — bob');
+      // Every streamed state reached the widget, in order.
+      const expected = ['Initiating — alice', 'Ringing — alice', 'Connected — alice',
+        'On hold — alice', 'Connected — alice', 'Connected (muted) — alice', 'Connected — alice',
+        'Disconnected — alice'];
+      assert.deepEqual(await widgetHistory(bob, id), expected);
+      assert.equal(events.of(id).length, expected.length, 'one widget line per streamed event');
+
+      // Busy: bob declines; both widgets end on Busy.
+      let session = await start('alice', 'bob');
+      await events.waitStatus(session.session_id, 'CALL_STATUS_RINGING');
+      await bob.page.getByRole('button', { name: 'Reject' }).click();
+      await widgetShows(alice, session.session_id, 'CALL_STATUS_BUSY', 'Busy — bob');
+      await widgetShows(bob, session.session_id, 'CALL_STATUS_BUSY', 'Busy — alice');
+      assert.deepEqual(await widgetHistory(alice, session.session_id),
+        ['Initiating — bob', 'Ringing — bob', 'Busy — bob']);
+
+      // Unavailable: nobody answers before the ring timeout; nobody is
+      // registered as the target.
+      const UNAVAILABLE = 'CALL_STATUS_UNAVAILABLE';
+      session = await start('alice', 'bob', { ring_timeout: { seconds: 1 } });
+      await widgetShows(bob, session.session_id, UNAVAILABLE, 'Unavailable — alice');
+      await widgetShows(alice, session.session_id, UNAVAILABLE, 'Unavailable — bob');
+      await bob.page.locator('#incoming-panel').waitFor({ state: 'hidden', timeout: 5000 });
+      session = await start('alice', 'nobody');
+      await widgetShows(alice, session.session_id, UNAVAILABLE, 'Unavailable — nobody');
+      assert.deepEqual(await widgetHistory(alice, session.session_id),
+        ['Initiating — nobody', 'Unavailable — nobody']);
+      await alice.close();
+      await bob.close();
+    });
+
+  it('gRPC Hold/Resume stream ON_HOLD then CONNECTED; a page hold keeps the connection and media flows again after resume',
+    async () => {
+      const alice = await agent('alice');
+      const bob = await agent('bob');
+      const id = await connectedCall(alice, bob);
+      const watch = api.watch(id);
+      try {
+        await watch.waitFor(id, (e) => e.type === 'CALL_EVENT_TYPE_SNAPSHOT', 'snapshot');
+        const changes = (stream, after) => stream.of(id)
+          .filter((e) => e.type === 'CALL_EVENT_TYPE_STATUS_CHANGED' && e.sequence > after)
+          .map((e) => `${e.previous_status} -> ${e.session.status} hold=${e.session.on_hold}`);
+        const start0 = events.of(id).at(-1).sequence;
+
+        // gRPC Hold then Resume: both streams carry ON_HOLD then CONNECTED.
+        let res = await api.unary('Hold', { session_id: id, hold: true });
+        assert.equal(res.status, 'CALL_STATUS_ON_HOLD');
+        for (const s of [events, watch]) {
+          await s.waitFor(id, (e) => e.session.status === 'CALL_STATUS_ON_HOLD' &&
+            e.sequence > start0, 'gRPC hold');
+        }
+        res = await api.unary('Hold', { session_id: id, hold: false });
+        assert.equal(res.status, 'CALL_STATUS_CONNECTED');
+        for (const s of [events, watch]) {
+          await s.waitFor(id, (e) => e.session.status === 'CALL_STATUS_CONNECTED' &&
+            e.previous_status === 'CALL_STATUS_ON_HOLD' && e.sequence > start0, 'gRPC resume');
+        }
+        const want = ['CALL_STATUS_CONNECTED -> CALL_STATUS_ON_HOLD hold=true',
+          'CALL_STATUS_ON_HOLD -> CALL_STATUS_CONNECTED hold=false'];
+        assert.deepEqual(changes(events, start0), want);
+        assert.deepEqual(changes(watch, start0), want);
+        let a = await settled(alice, (w) => w.packets > 0);
+        assert.ok(a.packets > 0, 'bob→alice flows again after the gRPC resume');
+
+        // Hold from bob's page: ON_HOLD streamed, alice→bob stops, the
+        // connection stays up on both pages.
+        const start1 = res.last_sequence;
+        await bob.page.getByRole('button', { name: 'Hold' }).click();
+        for (const s of [events, watch]) {
+          await s.waitFor(id, (e) => e.session.status === 'CALL_STATUS_ON_HOLD' &&
+            e.sequence > start1, 'page hold');
+        }
+        let b = await settled(bob, (w) => w.packets === 0);
+        assert.equal(b.packets, 0, 'alice→bob stops while bob holds');
+        assert.equal(b.connectionState, 'connected', "bob's connection while holding");
+        [a] = await mediaWindow([alice]);
+        assert.equal(a.connectionState, 'connected', "alice's connection while held");
+        assert.ok(a.packets > 0, 'bob→alice continues while bob holds');
+
+        // Resume from the page: CONNECTED streamed, media flows again both ways.
+        await bob.page.getByRole('button', { name: 'Resume' }).click();
+        for (const s of [events, watch]) {
+          await s.waitFor(id, (e) => e.session.status === 'CALL_STATUS_CONNECTED' &&
+            e.previous_status === 'CALL_STATUS_ON_HOLD' && e.sequence > start1, 'page resume');
+        }
+        assert.deepEqual(changes(events, start1), want);
+        assert.deepEqual(changes(watch, start1), want);
+        b = await settled(bob, (w) => w.packets > 0);
+        assert.ok(b.packets > 0, 'alice→bob flows again after the page resumed');
+        assert.equal(b.connectionState, 'connected');
+        [a] = await mediaWindow([alice]);
+        assert.ok(a.packets > 0, 'bob→alice still flows after the page resumed');
+        assert.equal(a.connectionState, 'connected');
+
+        await api.unary('EndCall', { session_id: id });
+        await watch.waitStatus(id, 'CALL_STATUS_DISCONNECTED');
+      } finally {
+        watch.close();
+      }
+      await alice.close();
+      await bob.close();
+    });
+
+  it('keyboard only: focus reaches the dial pad, Call, Answer and Hang up; a call is placed, muted and ended',
+    async () => {
+      const alice = await agent('alice');
+      const bob = await agent('bob');
+      const kb = alice.page.keyboard;
+      // Signed in, the form is gone: the first Tab lands on the number field.
+      assert.deepEqual(await focusWalk(alice, 'Tab', 1), ['Number or agent']);
+      await kb.type('+1201555012');  // digit keys (and +) into the field
+      // ⌫ with Space, then keypad keys with Enter and Space; each gives
+      // focus back to the field.
+      assert.deepEqual(await focusWalk(alice, 'Tab', 1), ['Delete last character']);
+      await kb.press('Space');
+      assert.equal(await focused(alice), 'Number or agent');
+      assert.deepEqual(await focusWalk(alice, 'Tab', 3), ['Delete last character', '1', '2']);
+      await kb.press('Enter');
+      assert.equal(await focused(alice), 'Number or agent');
+      assert.deepEqual(await focusWalk(alice, 'Tab', 4), ['Delete last character', '1', '2', '3']);
+      await kb.press('Space');
+      const input = alice.page.getByLabel('Number or agent');
+      assert.equal(await input.inputValue(), '+12015550123');
+
+      // Focus order from the field: ⌫, the twelve keys, Call.
+      assert.deepEqual(await focusWalk(alice, 'Tab', 14), ['Delete last character',
+        '1', '2', '3', '4', '5', '6', '7', '8', '9', 'Plus', '0', 'Hash', 'Call']);
+      await kb.press('Enter');
+      const { session_id: id } = await alice.received({ type: 'call_result' });
+      await events.waitStatus(id, 'CALL_STATUS_RINGING');
+
+      // bob's alert takes focus on Answer: Enter answers, focus goes to Hang up.
+      await bob.page.locator('#incoming-panel').waitFor({ timeout: 5000 });
+      assert.equal(await focused(bob), 'Answer');
+      await bob.page.keyboard.press('Enter');
+      await events.waitStatus(id, 'CALL_STATUS_CONNECTED');
+      assert.equal(await focused(bob), 'Hang up');
+
+      // alice walks back from Call to the call controls (they come before
+      // the dial pad), mutes with Space and hangs up with Enter.
+      assert.equal(await focused(alice), 'Call');
+      assert.deepEqual(await focusWalk(alice, 'Shift+Tab', 16), ['Hash', '0', 'Plus',
+        '9', '8', '7', '6', '5', '4', '3', '2', '1', 'Delete last character', 'Number or agent',
+        'Hang up', 'Mute']);
+      await kb.press('Space');
+      await events.waitMuted(id, true);
+      assert.equal(await alice.page.locator('#mute-button').getAttribute('aria-pressed'), 'true');
+      assert.deepEqual(await focusWalk(alice, 'Tab', 1), ['Hang up']);
+      await kb.press('Enter');
+      const ended = await events.waitStatus(id, 'CALL_STATUS_DISCONNECTED');
+      assert.equal(ended.session.end_reason.source, 'HANGUP_SOURCE_REMOTE');
+      await bob.received({ type: 'ended', session_id: id, reason: 'hangup' });
+      await alice.page.locator('#call-panel').waitFor({ state: 'hidden', timeout: 5000 });
+      await alice.close();
+      await bob.close();
+    });
+
+  it('a read-only page cannot hang up, hold or mute a call it sees or is party to; the call is unchanged',
+    async () => {
+      const alice = await agent('alice');
+      // A read-only tab of alice: a status display of her calls.
+      const display = await agent('alice', { token: VIEWER });
+      const dana = await agent('dana', { token: DEMOTE });
+      const id = await connectedCall(alice, dana);
+      const unchanged = async (before, why) => {
+        const now = await api.unary('GetCallStatus', { session_id: id });
+        assert.equal(now.status, 'CALL_STATUS_CONNECTED', why);
+        assert.equal(now.on_hold, false, why);
+        assert.equal(now.muted, false, why);
+        assert.equal(now.last_sequence, before.last_sequence, `${why}: no event`);
+      };
+      const before = await api.unary('GetCallStatus', { session_id: id });
+
+      // The display sees the call but has no call controls; what it sends
+      // anyway is refused and shown.
+      await widgetShows(display, id, 'CALL_STATUS_CONNECTED', 'Connected — dana');
+      assert.equal(await display.page.locator('#call-panel').isHidden(), true);
+      const send = (msg) => display.page.evaluate((t) => window.voipdTest.send(t),
+        JSON.stringify(msg));
+      await send({ type: 'hangup', session_id: id });
+      await send({ type: 'held', session_id: id, held: true });
+      await send({ type: 'muted', session_id: id, muted: true });
+      for (const type of ['hangup', 'held', 'muted']) {
+        const e = await display.received({ type: 'error', in_reply_to: type });
+        assert.equal(e.code, 'SESSION_NOT_FOUND', type);
+      }
+      assert.match(await display.page.locator('#error').textContent(), /^SESSION_NOT_FOUND/);
+      await unchanged(before, 'after the display page tried');
+
+      // dana answered, then her token loses calls:write: her page says read
+      // only, and her own Hang up, Mute and Hold are refused.
+      await voipd.reloadTokens({ ...TOKENS,
+        temp: { token: TEMP, scopes: ['calls:read', 'calls:write'] },
+        demote: { token: DEMOTE, scopes: ['calls:read'] } });
+      await dana.page.locator('#agent-state').filter({ hasText: 'Registered as dana (read only)' })
+        .waitFor({ timeout: 10000 });
+      const error = dana.page.getByRole('alert');
+      for (const [button, type] of [['Hang up', 'hangup'], ['Mute', 'muted'], ['Hold', 'held']]) {
+        await dana.page.evaluate(() => { document.getElementById('error').textContent = ''; });
+        await dana.page.getByRole('button', { name: button, exact: true }).click();
+        const e = await dana.received({ type: 'error', in_reply_to: type });
+        assert.equal(e.code, 'PERMISSION_DENIED_SCOPE', button);
+        await error.filter({ hasText: /^PERMISSION_DENIED_SCOPE/ }).waitFor({ timeout: 5000 });
+        await unchanged(before, `after dana pressed ${button}`);
+      }
+      // Still in the call on both sides.
+      assert.equal(await dana.page.locator('#call-panel').isVisible(), true);
+      assert.equal(await alice.page.locator('#call-panel').isVisible(), true);
+      assert.equal(await alice.page.evaluate(() =>
+        window.voipdReceived.filter((m) => m.type === 'ended').length), 0);
+
+      await api.unary('EndCall', { session_id: id });
+      await events.waitStatus(id, 'CALL_STATUS_DISCONNECTED');
+    });
 
   // Last: it takes the temp token out of this suite's daemon.
   it("a reload that revokes a page's token closes the page and ends its call", async () => {

@@ -173,6 +173,10 @@ class Api {
   subscribe(filter = { system_name: 'webrtc' }) {
     return new EventStream(this.client.SubscribeCallEvents({ filter }, this.md()));
   }
+  // One call's WatchCall stream: a SNAPSHOT, then every change.
+  watch(sessionId) {
+    return new EventStream(this.client.WatchCall({ session_id: sessionId }, this.md()));
+  }
   close() { this.client.close(); }
 }
 
