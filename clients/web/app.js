@@ -8,6 +8,7 @@
   const $ = (id) => document.getElementById(id);
   let ws = null;
   let identity = null;
+  let canWrite = false;  // the token's calls:write, as the last "registered" said
   let call = null;       // { id, role: 'caller'|'callee', peer, pc, stream, held, muted, answerWaiter }
   let chain = Promise.resolve();  // messages are handled one after another
   let requestSeq = 0;
@@ -49,6 +50,7 @@
     switch (msg.type) {
       case 'registered':
         identity = msg.identity;
+        canWrite = Boolean(msg.can_write);
         setAgentState(`Registered as ${msg.identity}${msg.can_write ? '' : ' (read only)'}`);
         $('register-panel').hidden = true;
         showError('');
@@ -253,11 +255,20 @@
   $('hangup-button').addEventListener('click', () => {
     if (call) send({ type: 'hangup', session_id: call.id });
   });
+  // Holding and muting change this page's media before voipd is told; a
+  // read-only page would be refused after the change, so it refuses first
+  // and page and call stay in agreement. (A Hold or Mute the core sends,
+  // authorized by its own caller, is still carried out.)
+  function refusedReadOnly(what) {
+    if (canWrite) return false;
+    showError(`PERMISSION_DENIED_SCOPE: ${what} needs a token with calls:write`);
+    return true;
+  }
   $('hold-button').addEventListener('click', () => {
-    if (call) chain = chain.then(() => doHold(!call.held));
+    if (call && !refusedReadOnly('holding')) chain = chain.then(() => doHold(!call.held));
   });
   $('mute-button').addEventListener('click', () => {
-    if (call) doMute(!call.muted);
+    if (call && !refusedReadOnly('muting')) doMute(!call.muted);
   });
 
   function dial(to) {

@@ -668,21 +668,31 @@ describe('webrtc adapter with the softphone page in Chromium', () => {
       await unchanged(before, 'after the display page tried');
 
       // dana answered, then her token loses calls:write: her page says read
-      // only, and her own Hang up, Mute and Hold are refused.
+      // only, and her own Hang up, Mute and Hold are refused: Hang up by
+      // voipd; Mute and Hold by the page itself, before it touches its media
+      // (voipd would refuse after the change), so her media stays as it is.
       await voipd.reloadTokens({ ...TOKENS,
         temp: { token: TEMP, scopes: ['calls:read', 'calls:write'] },
         demote: { token: DEMOTE, scopes: ['calls:read'] } });
       await dana.page.locator('#agent-state').filter({ hasText: 'Registered as dana (read only)' })
         .waitFor({ timeout: 10000 });
       const error = dana.page.getByRole('alert');
-      for (const [button, type] of [['Hang up', 'hangup'], ['Mute', 'muted'], ['Hold', 'held']]) {
+      for (const [button, id_] of [['Hang up', 'hangup-button'], ['Mute', 'mute-button'],
+        ['Hold', 'hold-button']]) {
         await dana.page.evaluate(() => { document.getElementById('error').textContent = ''; });
         await dana.page.getByRole('button', { name: button, exact: true }).click();
-        const e = await dana.received({ type: 'error', in_reply_to: type });
-        assert.equal(e.code, 'PERMISSION_DENIED_SCOPE', button);
+        if (button === 'Hang up') {
+          const e = await dana.received({ type: 'error', in_reply_to: 'hangup' });
+          assert.equal(e.code, 'PERMISSION_DENIED_SCOPE', button);
+        } else {
+          assert.equal(await dana.page.locator(`#${id_}`).getAttribute('aria-pressed'), 'false',
+            `${button} must not change the page's media`);
+        }
         await error.filter({ hasText: /^PERMISSION_DENIED_SCOPE/ }).waitFor({ timeout: 5000 });
         await unchanged(before, `after dana pressed ${button}`);
       }
+      assert.equal(await dana.page.evaluate(() =>
+        window.voipdTest.call().muted || window.voipdTest.call().held), false, 'dana\'s media unchanged');
       // Still in the call on both sides.
       assert.equal(await dana.page.locator('#call-panel').isVisible(), true);
       assert.equal(await alice.page.locator('#call-panel').isVisible(), true);
