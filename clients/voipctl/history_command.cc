@@ -84,6 +84,7 @@ struct InboundOptions {
   std::string from;
   std::string to;
   std::vector<std::string> labels;
+  std::string request_id;
 };
 
 int RunInbound(const InboundOptions& options, CommandEnv& env) {
@@ -92,6 +93,7 @@ int RunInbound(const InboundOptions& options, CommandEnv& env) {
   request.set_from(options.from);
   request.set_to(options.to);
   AddLabels(options.labels, request.mutable_labels());
+  request.set_request_id(options.request_id);
   const RpcResult<voip::v1::CallSession> result = env.client.SimulateInboundCall(request);
   if (!result.ok()) {
     env.printer.PrintError(result.error);
@@ -132,6 +134,7 @@ void AddHistoryCommand(CLI::App& app, Command* selected) {
   inbound->add_option("--from", in->from, "The caller's number")->required();
   inbound->add_option("--to", in->to, "The dialled number or extension")->required();
   AddLabelOption(inbound, &in->labels, "Label the call (repeatable)");
+  AddRequestIdOption(inbound, &in->request_id);
   inbound->callback([selected, in] {
     selected->run = [in](CommandEnv& env) { return RunInbound(*in, env); };
   });

@@ -535,7 +535,10 @@ void CallController::SimulateInboundCall(const voip::v1::SimulateInboundCallRequ
     std::move(done)(s);
     return;
   }
-  system->adapter->SimulateInbound(call, std::move(done));
+  WithIdempotency("SimulateInboundCall", request.request_id(), request, std::move(done),
+                  [adapter = system->adapter, call](SessionCallback done) mutable {
+                    adapter->SimulateInbound(call, std::move(done));
+                  });
 }
 
 voip::v1::GetCapabilitiesResponse CallController::GetCapabilities() const {

@@ -162,6 +162,7 @@ grpc::ServerUnaryReactor* VoipServiceImpl::SimulateInboundCall(
   }
   voip::v1::SimulateInboundCallRequest scoped = *request;
   ForceLabels(*principal, scoped.mutable_labels());
+  ScopeRequestId(*principal, &scoped);
   deps_.controller->SimulateInboundCall(scoped, Reply(rpc, reactor, response, ""));
   return reactor;
 }

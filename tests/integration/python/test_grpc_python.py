@@ -458,6 +458,26 @@ class CallApiTest(DaemonTestCase):
         initiating = [e for e in sub.snapshot() if e.session.status == S.CALL_STATUS_INITIATING]
         self.assertEqual(len(initiating), 1, describe(sub.snapshot()))
 
+    def test_simulated_inbound_retry_rings_in_once(self):
+        """SimulateInboundCall mutates too, so a request_id retry returns the
+        first session and rings nothing in again."""
+        rid = uuid.uuid4().hex
+
+        def ring_in(to="1001"):
+            return self.stub.SimulateInboundCall(pb.SimulateInboundCallRequest(
+                to=to, request_id=rid, labels={"t": self.tag}, **{"from": "+12015550111"}),
+                timeout=RPC_TIMEOUT)
+        first = ring_in()
+        self.assertEqual(first.direction, cpb.CALL_DIRECTION_INBOUND)
+        again = ring_in()
+        self.assertEqual(again.session_id, first.session_id)
+        err, _ = self.assertRpcError(lambda: ring_in(to="1002"), grpc.StatusCode.INVALID_ARGUMENT,
+                                     epb.IDEMPOTENCY_MISMATCH, "request_id")
+        inbound = [c for c in self.list_calls().calls
+                   if c.direction == cpb.CALL_DIRECTION_INBOUND]
+        self.assertEqual([c.session_id for c in inbound], [first.session_id])
+        self.end(first.session_id)
+
     def test_hold_and_mute_retries_do_not_toggle_again(self):
         # README, Idempotency: a retry with the same request_id returns the
         # session as it is now and runs nothing again; the same key with
