@@ -49,7 +49,14 @@ absl::StatusOr<Principal> RpcContext::Authorize(absl::string_view session_id) {
     const std::string reason = CodeName(principal.status().code());
     deps_.metrics->CounterAdd(kAuthFailures, {{"rpc", method_}, {"reason", reason}});
     // The token name is only known when the token matched but lacked scope.
-    AuditLine(false, "-", peer(), method_, session_id, principal.status().message());
+    // The call's system, when the request names a known call: every line
+    // about a call carries both (for an operator, not the caller).
+    std::string system;
+    if (!session_id.empty() && deps_.registry != nullptr) {
+      absl::StatusOr<voip::v1::CallSession> call = deps_.registry->Snapshot(std::string(session_id));
+      if (call.ok()) system = call->system_name();
+    }
+    AuditLine(false, "-", peer(), method_, session_id, principal.status().message(), system);
     return principal.status();
   }
   principal_name_ = principal->name;

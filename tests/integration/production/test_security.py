@@ -76,6 +76,18 @@ class TokenTest(unittest.TestCase):
         self.assertRegex(denied[-1], r"peer=ipv4:127\.0\.0\.1:\d+")
         self.assertNotIn("peer=fd:", self.daemon.log())
 
+    def test_a_denied_request_about_a_call_names_its_session_and_system(self):
+        call = start_call(self.stub, self.writer)
+        self.assertCode(lambda: self.stub.EndCall(pb.EndCallRequest(session_id=call.session_id),
+                                                  metadata=auth(self.reader), timeout=RPC_TIMEOUT),
+                        grpc.StatusCode.PERMISSION_DENIED)
+        denied = wait_for(lambda: [l for l in self.daemon.log().splitlines()
+                                   if "audit: denied" in l and call.session_id in l],
+                          "the audit line")
+        self.assertIn("system=sandbox", denied[-1])
+        self.stub.EndCall(pb.EndCallRequest(session_id=call.session_id),
+                          metadata=auth(self.writer), timeout=RPC_TIMEOUT)
+
     def test_missing_and_wrong_tokens_are_unauthenticated(self):
         list_calls = lambda md: self.stub.ListCalls(pb.ListCallsRequest(), metadata=md,
                                                     timeout=RPC_TIMEOUT)
