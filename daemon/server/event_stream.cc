@@ -12,6 +12,8 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "adapters/api/voip_error.h"
 #include "daemon/core/call_state_machine.h"
 #include "daemon/core/proto_time.h"
@@ -121,16 +123,21 @@ class StreamPump : public std::enable_shared_from_this<StreamPump> {
         last > next->sequence() ? static_cast<double>(last - next->sequence()) : 0.0);
     current_ = std::move(next);
     in_flight_.store(true);
+    write_started_ = absl::Now();
     writer_->StartWrite(current_.get());  // may run OnWriteDone inline
   }
 
-  // A write that stays in flight while the subscriber falls behind the lag
-  // limit means the client stopped reading (flow control holds the write):
-  // the RPC is cancelled, which fails the write and ends the stream. Only
-  // EventBus::WakeLaggards wakes a stream in that state. Runs inside the
-  // drain loop before Finish, so the RPC (and its context) is still alive.
+  // A write that stays in flight for a second while the subscriber falls
+  // behind the lag limit means the client stopped reading (flow control
+  // holds the write): the RPC is cancelled, which fails the write and ends
+  // the stream. A slow client whose writes still complete is not cut here:
+  // its next read gets RESOURCE_EXHAUSTED with the resume point. Only
+  // EventBus::WakeLaggards (and a reload's WakeAll) wakes a stream in that
+  // state. Runs inside the drain loop before Finish, so the RPC (and its
+  // context) is still alive.
   void CutIfStalled() {
     if (!cut_.ok() || !caller_.cancel) return;
+    if (absl::Now() - write_started_ < absl::Seconds(1)) return;
     absl::Status lagging = sub_->LagError();
     if (lagging.ok()) return;
     cut_ = std::move(lagging);
@@ -152,6 +159,7 @@ class StreamPump : public std::enable_shared_from_this<StreamPump> {
   bool finished_ = false;
   bool finish_after_write_ = false;
   absl::Status cut_;  // why CutIfStalled cancelled the RPC
+  absl::Time write_started_;  // of current_
   CallEventPtr first_;
   CallEventPtr current_;  // the message being written
   uint64_t skip_through_ = 0;
