@@ -274,6 +274,13 @@ class Page {
   bool closed_ = false;
 };
 
+// The `type` message for call `id` that `page` received.
+json WaitFor(Page& page, const std::string& type, const std::string& id) {
+  return page.Wait([&](const json& m) {
+    return m.value("type", "") == type && m.value("session_id", "") == id;
+  });
+}
+
 class WebRtcAdapterTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -329,20 +336,21 @@ class WebRtcAdapterTest : public ::testing::Test {
     if (f.wait_for(kWait) != std::future_status::ready) return absl::DeadlineExceededError("test");
     return f.get();
   }
-  // alice calls bob; both pages connected.
+  // alice calls bob; both pages connected. Each wait is for this call's
+  // message: a page keeps every message it received, earlier calls' too.
   void Connect(Page& alice, Page& bob, const std::string& id) {
     ASSERT_TRUE(Start(id, "alice", "bob").ok());
-    ASSERT_EQ(alice.WaitType("outgoing").value("to", ""), "bob");
-    ASSERT_EQ(bob.WaitType("incoming").value("from", ""), "alice");
+    ASSERT_EQ(WaitFor(alice, "outgoing", id).value("to", ""), "bob");
+    ASSERT_EQ(WaitFor(bob, "incoming", id).value("from", ""), "alice");
     bob.Send({{"type", "ringing"}, {"session_id", id}});
     ASSERT_TRUE(sink_.Wait(id, ProviderEventKind::kRinging));
     bob.Send({{"type", "accept"}, {"session_id", id}});
-    ASSERT_FALSE(alice.WaitType("start").is_null());
+    ASSERT_FALSE(WaitFor(alice, "start", id).is_null());
     alice.Send({{"type", "sdp"}, {"session_id", id},
                 {"description", {{"type", "offer"}, {"sdp", "v=0\r\n"}}}});
-    EXPECT_EQ(bob.WaitType("sdp")["description"]["type"], "offer");
+    EXPECT_EQ(WaitFor(bob, "sdp", id)["description"]["type"], "offer");
     bob.Send({{"type", "ice"}, {"session_id", id}, {"candidate", nullptr}});
-    EXPECT_TRUE(alice.WaitType("ice")["candidate"].is_null());
+    EXPECT_TRUE(WaitFor(alice, "ice", id)["candidate"].is_null());
     alice.Send({{"type", "state"}, {"session_id", id}, {"connection_state", "connected"}});
     bob.Send({{"type", "state"}, {"session_id", id}, {"connection_state", "connected"}});
     ASSERT_TRUE(sink_.Wait(id, ProviderEventKind::kAnswered));
@@ -512,13 +520,6 @@ TEST_F(WebRtcAdapterTest, StartCallOutcomes) {
             "alice");
   EXPECT_EQ(host_.last_labels, (std::map<std::string, std::string>{{"tenant", "acme"}}));
   EXPECT_EQ(host_.last_token, "agents");  // her token's limits apply, as to its StartCalls
-}
-
-// The `type` message for call `id` that `page` received.
-json WaitFor(Page& page, const std::string& type, const std::string& id) {
-  return page.Wait([&](const json& m) {
-    return m.value("type", "") == type && m.value("session_id", "") == id;
-  });
 }
 
 // CONNECTED only when both pages report `connected`: a page reporting
