@@ -191,26 +191,46 @@ class StalledSubscriberTest(unittest.TestCase):
                 reader = s.SubscribeCallEvents(pb.SubscribeCallEventsRequest(), timeout=60)
                 wait_for(lambda: sample(scrape(d), "voipd_active_subscribers") == 2,
                          "the reading stream to open")
-                # ~1,200 events (~400 KB), far past both windows; the reader
-                # keeps up with the first ones.
-                last = None
-                for _ in range(400):
-                    last = start_call(s, None, BUSY)
-                seen = 0
-                for event in reader:
-                    seen += 1
-                    if (event.session.session_id == last.session_id and
-                            event.session.status == cpb.CALL_STATUS_BUSY):
-                        break
-                self.assertGreater(seen, 1000)
-                wait_for(lambda: (sample(scrape(d), "voipd_subscribers_dropped_total") or 0) >= 1,
-                         "the stuck stream to be cut")
-                self.assertEqual(sample(scrape(d), "voipd_active_subscribers"), 1,
-                                 "only the reader is left")
+                # The reader reads on its own thread while the calls start, as
+                # a live client does: a reader that paused for the whole loop
+                # would fall behind the 50-event limit and be cut too.
+                busy = set()  # session ids the reader saw reach BUSY
+                seen = [0]
+
+                def read_all():
+                    try:
+                        for event in reader:
+                            seen[0] += 1
+                            if event.session.status == cpb.CALL_STATUS_BUSY:
+                                busy.add(event.session.session_id)
+                    except grpc.RpcError as e:
+                        return e.code()
+                    return None
+
+                with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+                    reading = pool.submit(read_all)
+                    # ~1,200 events (~400 KB), far past the stuck stream's windows.
+                    last = None
+                    for _ in range(400):
+                        last = start_call(s, None, BUSY)
+                    wait_for(lambda: last.session_id in busy or reading.done(),
+                             "the reader to see the last call end")
+                    self.assertFalse(reading.done(), "the reader's stream ended: %s"
+                                     % (reading.result() if reading.done() else ""))
+                    self.assertGreater(seen[0], 1000)
+                    wait_for(lambda: (sample(scrape(d), "voipd_subscribers_dropped_total")
+                                      or 0) >= 1, "the stuck stream to be cut")
+                    # The gauge drops once the cancelled RPC is done, a moment
+                    # after the cut is counted.
+                    wait_for(lambda: sample(scrape(d), "voipd_active_subscribers") == 1,
+                             "only the reader to be left")
+                    self.assertEqual(sample(scrape(d), "voipd_subscribers_dropped_total"), 1,
+                                     "only the stuck stream was cut")
+                    reader.cancel()
+                    self.assertEqual(reading.result(timeout=30), grpc.StatusCode.CANCELLED)
                 # Reading now: what was buffered, then the end, not a hang.
                 with self.assertRaises(grpc.RpcError) as ctx:
                     for _ in stuck:
                         pass
                 self.assertIn(ctx.exception.code(),
                               (grpc.StatusCode.CANCELLED, grpc.StatusCode.RESOURCE_EXHAUSTED))
-                reader.cancel()
