@@ -1,10 +1,13 @@
 #include "adapters/asterisk_ami/ami_connection.h"
 
-#include <algorithm>
-#include <cmath>
+#include <openssl/err.h>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <cmath>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "adapters/api/voip_error.h"
@@ -19,6 +22,19 @@ using asio::ip::tcp;
 std::chrono::nanoseconds Chrono(absl::Duration d) { return absl::ToChronoNanoseconds(d); }
 
 std::string Seconds(absl::Duration d) { return absl::StrCat(absl::ToDoubleSeconds(d), " s"); }
+
+// Boost names an OpenSSL error it finds no reason string for "asio.ssl
+// error", and OpenSSL 3 reports a missing or unreadable file as such a
+// (system) error; say what the operator can act on.
+std::string CaFileProblem(const boost::system::error_code& ec) {
+  if (ec.category() != asio::error::get_ssl_category()) return ec.message();
+  const unsigned long code = static_cast<unsigned int>(ec.value());
+  if (ERR_SYSTEM_ERROR(code)) return std::strerror(static_cast<int>(ERR_GET_REASON(code)));
+  if (const char* reason = ERR_reason_error_string(code)) return reason;
+  char text[256];
+  ERR_error_string_n(code, text, sizeof(text));
+  return text;
+}
 
 }  // namespace
 
@@ -65,9 +81,9 @@ void AmiConnection::Start() {
       ssl_context_.load_verify_file(options_.tls_ca_file, ec);
     }
     if (ec) {
-      last_error_ = ConfigurationError(
-          absl::StrCat("tls.ca_file: cannot load '", options_.tls_ca_file, "': ", ec.message()),
-          "tls.ca_file");
+      last_error_ = ConfigurationError(absl::StrCat("tls.ca_file: cannot load '",
+                                                    options_.tls_ca_file, "': ", CaFileProblem(ec)),
+                                       "tls.ca_file");
       auth_refused_ = true;
       SetHealth(Health::State::kUnhealthy, std::string(last_error_.message()));
       state_ = State::kStopped;

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -18,6 +19,12 @@ absl::StatusOr<std::string> SecretFileReader::ReadSecretFile(absl::string_view p
     if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY"); dir != nullptr && *dir != '\0') {
       resolved = absl::StrCat(dir, "/", resolved);
     }
+  }
+  // A directory opens like a file and reads as nothing; say what it is
+  // rather than "is empty" (a LoadCredential= of a directory does that).
+  if (std::error_code ec; std::filesystem::is_directory(resolved, ec)) {
+    return ConfigurationError(
+        absl::StrCat("secret file '", resolved, "' is a directory, not a file"));
   }
   std::ifstream in(resolved, std::ios::binary);
   if (!in) {
