@@ -72,7 +72,9 @@ class WebhookServer::Session : public std::enable_shared_from_this<Session> {
       r.status = ec == http::error::body_limit     ? 413
                  : ec == http::error::header_limit ? 431
                                                    : 400;
-      r.body = ec == http::error::body_limit ? "request body too large\n" : "malformed request\n";
+      r.body = ec == http::error::body_limit     ? "request body too large\n"
+               : ec == http::error::header_limit ? "request header fields too large\n"
+                                                 : "malformed request\n";
       Write(std::move(r), /*keep_alive=*/false, 11);
       return;
     }

@@ -549,6 +549,7 @@ class WebhookServerLimitsTest(TwilioDaemonTestCase):
                 answer = read_response(sock)
                 self.assertIsNotNone(answer, "closed without an answer")
                 self.assertEqual(answer[0], 400, answer)
+                self.assertEqual(answer[2], b"malformed request\n")
                 self.assertIsNotNone(closed_within(sock, 3), "still open after the 400")
         self.assert_served(self.connect())  # the server is fine afterwards
 
@@ -571,6 +572,7 @@ class WebhookServerLimitsTest(TwilioDaemonTestCase):
         answer = read_response(sock)
         self.assertIsNotNone(answer, "closed without an answer")
         self.assertEqual(answer[0], 431, answer)
+        self.assertEqual(answer[2], b"request header fields too large\n")
         self.assertIsNotNone(closed_within(sock, 3), "still open after the 431")
 
     def test_connections_beyond_max_connections_are_closed(self):
