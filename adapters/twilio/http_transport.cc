@@ -101,6 +101,18 @@ void HttpTransport::Send(HttpRequest request, HttpCallback done) {
   std::move(done)(std::move(result));
 }
 
+void HttpTransport::CheckAlive(absl::AnyInvocable<void() &&> alive) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      probes_.push_back(std::move(alive));
+      Curl().multi_wakeup(Multi(multi_));
+      return;
+    }
+  }
+  std::move(alive)();  // stopped: no loop left that could hang
+}
+
 void HttpTransport::Stop() {
   {
     absl::MutexLock lock(&mu_);
@@ -212,11 +224,14 @@ void HttpTransport::Run() {
   pthread_setname_np(pthread_self(), "twilio-http");
   while (true) {
     std::deque<std::pair<HttpRequest, HttpCallback>> incoming;
+    std::vector<absl::AnyInvocable<void() &&>> probes;
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) break;
       incoming.swap(queue_);
+      probes.swap(probes_);
     }
+    for (auto& alive : probes) std::move(alive)();
     for (auto& [request, done] : incoming) {
       auto t = std::make_unique<Transfer>();
       t->request = std::move(request);

@@ -77,6 +77,10 @@ class HttpTransport {
   // Thread-safe. `done` runs exactly once, on the transport thread (or on
   // the caller's thread, with kShutdown, after Stop()).
   void Send(HttpRequest request, HttpCallback done);
+  // Thread-safe. Runs `alive` on the transport thread the next time its
+  // loop comes round (at most a poll interval later), so that the daemon's
+  // watchdog sees a hung thread; after Stop(), at once on the caller's.
+  void CheckAlive(absl::AnyInvocable<void() &&> alive);
   // Completes everything pending with kShutdown and joins the thread.
   // Idempotent; must not be called from inside a callback.
   void Stop();
@@ -93,6 +97,7 @@ class HttpTransport {
 
   absl::Mutex mu_;
   std::deque<std::pair<HttpRequest, HttpCallback>> queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<absl::AnyInvocable<void() &&>> probes_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 

@@ -448,6 +448,10 @@ void TwilioAdapter::WithConference(const CallPtr& call,
 
 // ----------------------------------------------------------------- Shutdown
 
+void TwilioAdapter::CheckAlive(absl::AnyInvocable<void() &&> alive) {
+  rest_->CheckAlive(std::move(alive));
+}
+
 void TwilioAdapter::Shutdown() {
   if (strand_.running_in_this_thread()) {
     ShutdownOnStrand();

@@ -52,6 +52,9 @@ class TwilioAdapter final : public Adapter, public std::enable_shared_from_this<
   // status -> done(false); a REST error -> that error.
   void Readopt(const voip::v1::CallSession& session,
                absl::AnyInvocable<void(absl::StatusOr<bool>) &&> done) override;
+  // Answers from the REST client's HTTP thread; the strand runs on the
+  // daemon's io_context, which the watchdog keepalive itself runs on.
+  void CheckAlive(absl::AnyInvocable<void() &&> alive) override;
   void Shutdown() override;
 
   // The webhook listener's bound address ("127.0.0.1:8089"); "" without

@@ -192,6 +192,10 @@ TwilioRestClient::TwilioRestClient(boost::asio::io_context* io, RestClientOption
 
 TwilioRestClient::~TwilioRestClient() { Stop(); }
 
+void TwilioRestClient::CheckAlive(absl::AnyInvocable<void() &&> alive) {
+  core_->transport.CheckAlive(std::move(alive));
+}
+
 void TwilioRestClient::Stop() {
   std::set<std::shared_ptr<boost::asio::steady_timer>> timers;
   {

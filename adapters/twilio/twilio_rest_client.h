@@ -71,6 +71,9 @@ class TwilioRestClient {
   void CreateParticipant(const std::string& conference, const FormParams& params,
                          RestCallback<ParticipantResource> done);
 
+  // Runs `alive` on the transport thread (HttpTransport::CheckAlive).
+  void CheckAlive(absl::AnyInvocable<void() &&> alive);
+
   // Cancels retry timers, stops the transport; pending operations complete
   // with NETWORK_ERROR. Idempotent.
   void Stop();

@@ -1,27 +1,28 @@
 // Inbound calls and re-adoption in the twilio adapter: the /voice/incoming
 // webhook against a fake core (signature required, duplicate deliveries,
 // the TwiML answer, a refusal by the core), the caller's conference events
-// and status callbacks, and the readopt decision. Requests are signed with
+// and status callbacks, the readopt decision, and the liveness probe the
+// watchdog sends (which needs the same assembled adapter). Requests are signed with
 // the adapter's own ComputeSignature, the code path the signature vectors
 // (tests/fixtures/twilio) check against Twilio's library.
-#include "adapters/twilio/twilio_adapter.h"
-
-#include <utility>  // before asio (toolchain notes)
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
+#include <gtest/gtest.h>
+#include <pthread.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <gtest/gtest.h>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <utility>  // before asio (toolchain notes)
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/twilio/call_progress.h"
+#include "adapters/twilio/twilio_adapter.h"
 #include "adapters/twilio/twilio_config.h"
 #include "adapters/twilio/twilio_form.h"
 #include "adapters/twilio/twilio_signature.h"
@@ -209,6 +210,25 @@ class TwilioInboundTest : public ::testing::Test {
   FakeSink sink_;
   std::shared_ptr<TwilioAdapter> adapter_;
 };
+
+// The strand runs on the io_context the watchdog keepalive runs on; the
+// REST client's HTTP thread is the adapter's own, so the probe goes there.
+TEST_F(TwilioInboundTest, CheckAliveAnswersFromTheHttpThread) {
+  Start(/*inbound_enabled=*/false);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::string thread;
+  adapter_->CheckAlive([&] {
+    char name[16] = {0};
+    pthread_getname_np(pthread_self(), name, sizeof(name));
+    std::lock_guard<std::mutex> lock(mu);
+    thread = name;
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, kWait, [&] { return !thread.empty(); }));
+  EXPECT_EQ(thread, "twilio-http");
+}
 
 TEST_F(TwilioInboundTest, SignedCallIsAcceptedAndAnsweredWithConferenceTwiml) {
   Start(true, "Please hold & wait");
