@@ -3,11 +3,12 @@
 #include <openssl/err.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <cmath>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "adapters/api/voip_error.h"

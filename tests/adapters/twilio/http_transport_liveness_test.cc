@@ -1,13 +1,15 @@
 // HttpTransport::CheckAlive answers from the transport thread, so that the
 // daemon's watchdog (LivenessGate, through TwilioAdapter::CheckAlive)
 // notices when that thread hangs.
-#include <gtest/gtest.h>
+#include "adapters/twilio/http_transport.h"
+
 #include <pthread.h>
 
 #include <string>
 
+#include <gtest/gtest.h>
+
 #include "absl/synchronization/notification.h"
-#include "adapters/twilio/http_transport.h"
 
 namespace voipd::adapters::twilio {
 namespace {

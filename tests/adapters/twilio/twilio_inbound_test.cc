@@ -5,24 +5,26 @@
 // watchdog sends (which needs the same assembled adapter). Requests are signed with
 // the adapter's own ComputeSignature, the code path the signature vectors
 // (tests/fixtures/twilio) check against Twilio's library.
-#include <gtest/gtest.h>
+#include "adapters/twilio/twilio_adapter.h"
+
 #include <pthread.h>
+
+#include <utility>  // before asio (toolchain notes)
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-#include <utility>  // before asio (toolchain notes)
+#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/twilio/call_progress.h"
-#include "adapters/twilio/twilio_adapter.h"
 #include "adapters/twilio/twilio_config.h"
 #include "adapters/twilio/twilio_form.h"
 #include "adapters/twilio/twilio_signature.h"
