@@ -253,10 +253,15 @@ void HttpTransport::Run() {
   std::vector<std::unique_ptr<Transfer>> active;
   active.swap(active_);
   std::deque<std::pair<HttpRequest, HttpCallback>> queued;
+  std::vector<absl::AnyInvocable<void() &&>> probes;
   {
     absl::MutexLock lock(&mu_);
     queued.swap(queue_);
+    probes.swap(probes_);
   }
+  // A probe queued just before Stop() is answered, never dropped: the
+  // watchdog would otherwise take the stopping adapter for a hung one.
+  for (auto& alive : probes) std::move(alive)();
   for (auto& t : active) {
     Curl().multi_remove_handle(Multi(multi_), t->easy);
     HttpResult result;
