@@ -369,6 +369,15 @@ class SipTestCase(unittest.TestCase):
         finally:
             s.cancel()
 
+    def call_connect_and_end(self):
+        """Starts a call to the default number, waits until it connects, ends
+        it and waits for its end (the far end's scenario checks the rest)."""
+        call = self.start_call()
+        watch = self.watch(call.session_id)
+        self.wait_status(watch, S.CALL_STATUS_CONNECTED)
+        self.end_call(call.session_id)
+        return self.wait_terminal(watch)
+
     def end_call(self, session_id):
         return self.stub.EndCall(pb.EndCallRequest(session_id=session_id), timeout=RPC_TIMEOUT)
 

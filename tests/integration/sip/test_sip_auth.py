@@ -26,11 +26,7 @@ class AuthTest(SipTestCase):
         sipp = self.sipp("auth_ok.xml")
         self.start_voipd({"pbx": sip_system(sipp.addr, username="alice",
                                             password_file=self.password_file("s3cret"))})
-        call = self.start_call()
-        watch = self.watch(call.session_id)
-        self.wait_status(watch, S.CALL_STATUS_CONNECTED)
-        self.end_call(call.session_id)
-        self.wait_terminal(watch)
+        self.call_connect_and_end()
         self.assertSippPassed(sipp)  # it verified the digest response
         self.assertNotIn("s3cret", self.voipd.log(), "secrets are never logged")
 

@@ -171,11 +171,7 @@ class CallFlowTest(SipTestCase):
     def test_telephone_event_false_leaves_it_out_of_the_offer(self):
         sipp = self.sipp("answer.xml")
         self.start_voipd({"pbx": sip_system(sipp.addr, telephone_event=False)})
-        call = self.start_call()
-        watch = self.watch(call.session_id)
-        self.wait_status(watch, S.CALL_STATUS_CONNECTED)
-        self.end_call(call.session_id)
-        self.wait_terminal(watch)
+        self.call_connect_and_end()
         self.assertSippPassed(sipp)
         # Only voipd's INVITE: SIPp's own 200 OK offers telephone-event.
         invite = sip_message(sipp.messages(), "INVITE")
@@ -213,11 +209,7 @@ class CallFlowTest(SipTestCase):
     def test_tcp_transport(self):
         sipp = self.sipp("answer.xml", transport="t1")
         self.start_voipd({"pbx": sip_system(sipp.addr, transport="tcp")})
-        call = self.start_call()
-        watch = self.watch(call.session_id)
-        self.wait_status(watch, S.CALL_STATUS_CONNECTED)
-        self.end_call(call.session_id)
-        self.wait_terminal(watch)
+        self.call_connect_and_end()
         self.assertSippPassed(sipp)
         self.assertIn("Via: SIP/2.0/TCP", sipp.messages())
 
@@ -240,11 +232,7 @@ class CallFlowTest(SipTestCase):
         proxy = self.sipp("answer.xml")
         # The server's name is only used in URIs: everything goes to the proxy.
         self.start_voipd({"pbx": sip_system("pbx.invalid:5080", proxy=proxy.addr)})
-        call = self.start_call()
-        watch = self.watch(call.session_id)
-        self.wait_status(watch, S.CALL_STATUS_CONNECTED)
-        self.end_call(call.session_id)
-        self.wait_terminal(watch)
+        self.call_connect_and_end()
         self.assertSippPassed(proxy)
         trace = proxy.messages()
         self.assertIn("INVITE sip:+12015550100@pbx.invalid:5080 SIP/2.0", trace)

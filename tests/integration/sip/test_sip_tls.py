@@ -101,11 +101,7 @@ class TlsTest(SipTestCase):
         self.start_voipd({"pbx": sip_system("127.0.0.1:%d" % relay.port, transport="tls",
                                             tls_ca_file=self.cert,
                                             tls_server_name="sip.voipd.test")})
-        call = self.start_call()
-        watch = self.watch(call.session_id)
-        self.wait_status(watch, S.CALL_STATUS_CONNECTED)
-        self.end_call(call.session_id)
-        self.wait_terminal(watch)
+        self.call_connect_and_end()
         self.assertSippPassed(sipp)
         self.assertIn("Via: SIP/2.0/TLS", sipp.messages())
 
